@@ -1,0 +1,2 @@
+export { FakeHost, createFakeHost } from './host.js';
+export type { FakeHostOptions } from './host.js';

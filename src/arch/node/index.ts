@@ -1,0 +1,2 @@
+export { createNodeHost } from './host.js';
+export type { NodeHostOptions } from './host.js';

@@ -1,0 +1,217 @@
+/*
+ * Path walk (fs/namei.c): turn a byte-string path into a Path.
+ *
+ * Each component is searched in the dcache first; only a miss calls the filesystem's lookup.
+ * Rules kept from Linux: search (x) permission on every directory walked, "." and "..", ".." at a
+ * mount root climbs to the mountpoint and never above the task's root, mounts are crossed on the
+ * way down, symlinks are followed in the middle always and at the end when asked (at most 40 in
+ * one walk: ELOOP), components over NAME_MAX give ENAMETOOLONG, a trailing slash demands a
+ * directory, and an empty path is ENOENT unless the caller allows it.
+ */
+import { fail } from '../../lib/errors.js';
+import type { ByteString } from '../../lib/bytestr.js';
+import { ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EXDEV, EACCES } from '../../uapi/errno.js';
+import type { Cred } from '../../kernel/auth/index.js';
+import { Dentry } from './dentry.js';
+import type { Inode } from './inode.js';
+import { type Path, followMounts } from './mount.js';
+import { permissionErrno, MAY_EXEC } from './permission.js';
+
+export const LOOKUP_FOLLOW = 0x1, LOOKUP_DIRECTORY = 0x2, LOOKUP_EMPTY = 0x4,
+  LOOKUP_NO_SYMLINKS = 0x10, LOOKUP_NO_MAGICLINKS = 0x20, LOOKUP_NO_XDEV = 0x40,
+  LOOKUP_BENEATH = 0x80, LOOKUP_IN_ROOT = 0x100;
+export const MAXSYMLINKS = 40;
+export const PATH_MAX = 4096;
+export const NAME_MAX = 255;
+
+export const LAST_NORM = 0, LAST_ROOT = 1, LAST_DOT = 2, LAST_DOTDOT = 3;
+
+export interface NameiContext {
+  /** The task's root (chroot) — ".." never climbs above it, "/" restarts there. */
+  root: Path;
+  cred: Cred;
+}
+
+export interface ParentLookup {
+  parent: Path;
+  last: ByteString;
+  lastType: number;
+  trailingSlash: boolean;
+}
+
+interface WalkState { links: number; flags: number; root: Path; anchor: Path; cred: Cred }
+
+function isPath(v: unknown): v is Path {
+  return typeof v === 'object' && v !== null && 'mnt' in v && 'dentry' in v;
+}
+
+/** Find `name` in the directory at `dir` (no permission check): dcache, else the filesystem. */
+export async function lookupChild(dir: Path, name: ByteString): Promise<Dentry> {
+  const d = dir.dentry;
+  const hit = d.children.get(name);
+  if (hit) return hit;
+  const inode = d.inode!;
+  if (inode.sb.dcacheAuthoritative || !inode.op.lookup) return new Dentry(name, d, null);
+  if (name.length > inode.sb.maxNameLen) fail(ENAMETOOLONG);
+  const found = await inode.op.lookup(inode, name);
+  // Another task may have filled the slot while we waited.
+  const again = d.children.get(name);
+  if (again) return again;
+  const child = new Dentry(name, d, found);
+  d.children.set(name, child);
+  return child;
+}
+
+/** Synchronous dcache-only lookup; undefined when the filesystem would have to be asked. */
+function lookupCached(dir: Path, name: ByteString): Dentry | undefined {
+  const d = dir.dentry;
+  const hit = d.children.get(name);
+  if (hit) return hit;
+  if (d.inode!.sb.dcacheAuthoritative) return NEGATIVE;
+  return undefined;
+}
+const NEGATIVE = new Dentry('', null, null);
+
+function mayLookup(cred: Cred, inode: Inode): void {
+  // Fast path: owner with x, or root (CAP_DAC_READ_SEARCH covers search on directories).
+  if (cred.fsuid === inode.uid ? inode.mode & 0o100 : inode.mode & 0o001) return;
+  const e = permissionErrno(cred, inode, MAY_EXEC);
+  if (e) fail(e);
+}
+
+function stepDotDot(st: WalkState, cur: Path): Path {
+  for (;;) {
+    if (cur.mnt === st.root.mnt && cur.dentry === st.root.dentry) return cur;
+    if (cur.dentry !== cur.mnt.root) break;
+    if (cur.mnt.isNamespaceRoot) return cur;
+    if (st.flags & LOOKUP_NO_XDEV) fail(EXDEV);
+    cur = { mnt: cur.mnt.parent, dentry: cur.mnt.mountpoint };
+  }
+  if ((st.flags & LOOKUP_BENEATH) && cur.mnt === st.anchor.mnt && cur.dentry === st.anchor.dentry) fail(EXDEV);
+  return followMounts({ mnt: cur.mnt, dentry: cur.dentry.parent });
+}
+
+/**
+ * Walk every component of `name` from `start`. When `stopAtLast`, the final component is not
+ * looked up and is returned for the caller (create, unlink, rename).
+ */
+async function walk(st: WalkState, start: Path, name: ByteString, stopAtLast: boolean,
+  followLast: boolean): Promise<{ path: Path; last?: ParentLookup }> {
+  if (name.length === 0) fail(ENOENT);
+  if (name.length >= PATH_MAX) fail(ENAMETOOLONG);
+  let cur: Path;
+  let i = 0;
+  const n = name.length;
+  if (name.charCodeAt(0) === 47 /* / */) {
+    if (st.flags & LOOKUP_BENEATH) fail(EXDEV);
+    cur = st.root;
+    while (i < n && name.charCodeAt(i) === 47) i++;
+  } else cur = start;
+
+  for (;;) {
+    // Next component [i, j)
+    let j = i;
+    while (j < n && name.charCodeAt(j) !== 47) j++;
+    let k = j;
+    while (k < n && name.charCodeAt(k) === 47) k++;
+    const isLast = k >= n;
+    const trailingSlash = isLast && j < n;
+
+    if (i === j) {
+      // Path was "/" (or "//"): the root itself.
+      if (stopAtLast) return { path: cur, last: { parent: cur, last: '', lastType: LAST_ROOT, trailingSlash: false } };
+      return { path: cur };
+    }
+    const inode = cur.dentry.inode!;
+    if (!inode.isDir) fail(ENOTDIR);
+    mayLookup(st.cred, inode);
+
+    const comp = j - i === n ? name : name.slice(i, j);
+    if (isLast && stopAtLast) {
+      const lastType = comp === '.' ? LAST_DOT : comp === '..' ? LAST_DOTDOT : LAST_NORM;
+      if (lastType === LAST_NORM && comp.length > NAME_MAX) fail(ENAMETOOLONG);
+      return { path: cur, last: { parent: cur, last: comp, lastType, trailingSlash } };
+    }
+    if (comp === '.') {
+      // stay
+    } else if (comp === '..') {
+      cur = stepDotDot(st, cur);
+    } else {
+      if (comp.length > NAME_MAX) fail(ENAMETOOLONG);
+      const child = lookupCached(cur, comp) ?? await lookupChild(cur, comp);
+      if (!child.inode) fail(ENOENT);
+      let next: Path = { mnt: cur.mnt, dentry: child };
+      if (child.mounts) {
+        const down = followMounts(next);
+        if (down.mnt !== next.mnt && (st.flags & LOOKUP_NO_XDEV)) fail(EXDEV);
+        next = down;
+      }
+      const ci = next.dentry.inode!;
+      if (ci.isLnk && (!isLast || followLast || trailingSlash)) {
+        if (st.flags & LOOKUP_NO_SYMLINKS) fail(ELOOP);
+        if (++st.links > MAXSYMLINKS) fail(ELOOP);
+        if (ci.op.getLink) {
+          if (st.flags & LOOKUP_NO_MAGICLINKS) fail(ELOOP);
+          const target = await ci.op.getLink(ci);
+          if (isPath(target)) next = target;
+          else next = (await walk(st, cur, target as ByteString, false, true)).path;
+        } else {
+          const target = await ci.op.readlink!(ci);
+          if (target.length === 0) fail(ENOENT);
+          next = (await walk(st, cur, target, false, true)).path;
+        }
+      }
+      cur = next;
+    }
+    if (isLast) {
+      if (trailingSlash && !cur.dentry.inode!.isDir) fail(ENOTDIR);
+      return { path: cur };
+    }
+    i = k;
+  }
+}
+
+function state(ctx: NameiContext, start: Path, flags: number): WalkState {
+  const root = flags & LOOKUP_IN_ROOT ? start : ctx.root;
+  return { links: 0, flags, root, anchor: start, cred: ctx.cred };
+}
+
+/**
+ * Resolve `name` relative to `start` to an existing object. LOOKUP_FOLLOW follows a final
+ * symlink; LOOKUP_DIRECTORY requires a directory; LOOKUP_EMPTY lets "" mean `start` itself.
+ */
+export async function pathLookup(ctx: NameiContext, start: Path, name: ByteString, flags: number): Promise<Path> {
+  if (name.length === 0 && (flags & LOOKUP_EMPTY)) return start;
+  const st = state(ctx, start, flags);
+  const { path } = await walk(st, start, name, false, (flags & LOOKUP_FOLLOW) !== 0);
+  if ((flags & LOOKUP_DIRECTORY) && !path.dentry.inode!.isDir) fail(ENOTDIR);
+  return path;
+}
+
+/** Resolve all but the last component (for create/unlink/rename/link). */
+export async function pathParent(ctx: NameiContext, start: Path, name: ByteString, flags = 0): Promise<ParentLookup> {
+  const st = state(ctx, start, flags);
+  const r = await walk(st, start, name, true, false);
+  return r.last!;
+}
+
+/** Path of `p` as seen from `root` (d_path). Unreachable paths get Linux's "(unreachable)" prefix. */
+export function dPath(p: Path, root: Path): ByteString {
+  const parts: ByteString[] = [];
+  let cur = p;
+  let reachable = true;
+  for (;;) {
+    if (cur.mnt === root.mnt && cur.dentry === root.dentry) break;
+    if (cur.dentry === cur.mnt.root) {
+      if (cur.mnt.isNamespaceRoot) { reachable = false; break; }
+      cur = { mnt: cur.mnt.parent, dentry: cur.mnt.mountpoint };
+      continue;
+    }
+    parts.push(cur.dentry.name);
+    cur = { mnt: cur.mnt, dentry: cur.dentry.parent };
+  }
+  const s = '/' + parts.reverse().join('/');
+  return reachable ? s : '(unreachable)' + s;
+}
+
+export { EACCES };

@@ -1,0 +1,7 @@
+/*
+ * Syscall definitions contributed by the topic files of other units (pipes, poll, locks, xattr,
+ * copy, statfs, info). Collected here so table.ts has one list.
+ */
+import type { SyscallDef } from './types.js';
+
+export const extraSyscalls: SyscallDef[] = [];
