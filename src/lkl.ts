@@ -16,6 +16,7 @@ import { createNodeHost } from './arch/node/index.js';
 import { Kernel, type Initcall, type Task } from './kernel/index.js';
 import { buildTable, dispatch, type SyscallEntry } from './syscalls/index.js';
 import { NR } from './uapi/unistd.js';
+import { EEXIST, EBUSY } from './uapi/errno.js';
 import { createTmpfsType } from './fs/tmpfs/index.js';
 import { LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART } from './uapi/misc.js';
 import { makeSys, makeFs, type Sys, type KernelFs } from './api/index.js';
@@ -62,6 +63,29 @@ export class KernelTask {
   get tid(): number { return this.kernelTask.tid; }
   /** The task ends: its references to files and directories are dropped. */
   async exit(): Promise<void> { await this.kernelTask.kernel.exitTask(this.kernelTask); }
+
+  /**
+   * lkl_mount_fs: mount a pseudo filesystem at "/<fstype>" (created 0700).
+   * Returns 0, 1 when it is already mounted there (EBUSY), or -errno.
+   */
+  async mountFs(fstype: string): Promise<number> {
+    const dir = `/${fstype}`;
+    const r = await this.sys.mkdir(dir, 0o700);
+    if (r < 0 && r !== -EEXIST) return r;
+    const m = await this.sys.mount(dir, dir, fstype, 0, null);
+    if (m === -EBUSY) return 1;
+    return m;
+  }
+
+  /** lkl_umount_timeout: umount2, retrying every 10 ms while EBUSY until timeoutMs passes. */
+  async umountTimeout(path: string, flags: number, timeoutMs: number): Promise<number> {
+    const deadline = this.kernelTask.kernel.clock.monotonicNs() + timeoutMs * 1e6;
+    for (;;) {
+      const r = await this.sys.umount2(path, flags);
+      if (r !== -EBUSY || this.kernelTask.kernel.clock.monotonicNs() >= deadline) return r;
+      await this.sys.nanosleep({ sec: 0, nsec: 10_000_000 }, null);
+    }
+  }
 }
 
 /** A booted kernel; as a KernelTask it is the init task (pid 1). */
