@@ -118,3 +118,11 @@ test('raw syscall: unknown numbers give -ENOSYS, bad pointers -EFAULT', async ()
 });
 
 void fileURLToPath;
+
+test('killing init panics the kernel and reaches the host panic', async () => {
+  const host = new FakeHost();
+  const k = await boot({ cmdline: 'mem=16M', host });
+  await assert.rejects(k.exit(), /Kernel panic - not syncing: Attempted to kill init!/);
+  assert.deepEqual(host.panics, ['Attempted to kill init! exitcode=0x00000000']);
+  assert.match(k.dmesg(), /Kernel panic - not syncing: Attempted to kill init!/);
+});

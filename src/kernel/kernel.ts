@@ -231,7 +231,7 @@ export class Kernel {
   /** Task exit: drop its fd table and fs references if it held the last ones. */
   async exitTask(t: Task): Promise<void> {
     if (t.exited) return;
-    if (t === this.init && !this.halting) fail(EBUSY);
+    if (t === this.init && !this.halting) this.panic('Attempted to kill init! exitcode=0x00000000');
     t.exited = true;
     t.state = 'Z';
     if (--t.files.users === 0) await t.files.closeAll();

@@ -39,6 +39,20 @@ export function new_decode_dev(v: number): number {
   return MKDEV(major, minor);
 }
 
+
+/* 64-bit fields as two 32-bit halves: exact for |n| < 2^53, and much cheaper than BigInt. */
+export function setI64(v: DataView, off: number, n: number): void {
+  const hi = Math.floor(n / 4294967296);
+  v.setUint32(off, n - hi * 4294967296, true);
+  v.setInt32(off + 4, hi, true);
+}
+export function getI64(v: DataView, off: number): number {
+  return v.getInt32(off + 4, true) * 4294967296 + v.getUint32(off, true);
+}
+export function getU64(v: DataView, off: number): number {
+  return v.getUint32(off + 4, true) * 4294967296 + v.getUint32(off, true);
+}
+
 export interface Timespec { sec: number; nsec: number }
 
 /** Kernel-side stat result (struct kstat). Times are seconds + nanoseconds. */
@@ -56,20 +70,22 @@ export const STAT_SIZE = 128;
 export function encodeStat(st: Kstat, out: Uint8Array): void {
   if (out.byteLength < STAT_SIZE) throw new RangeError('stat buffer too small');
   const v = new DataView(out.buffer, out.byteOffset, STAT_SIZE);
-  out.fill(0, 0, STAT_SIZE);
-  v.setBigUint64(0, BigInt(new_encode_dev(st.dev)), true);
-  v.setBigUint64(8, BigInt(st.ino), true);
+  setI64(v, 0, new_encode_dev(st.dev));
+  setI64(v, 8, st.ino);
   v.setUint32(16, st.mode, true);
   v.setUint32(20, st.nlink, true);
   v.setUint32(24, st.uid, true);
   v.setUint32(28, st.gid, true);
-  v.setBigUint64(32, BigInt(new_encode_dev(st.rdev)), true);
-  v.setBigInt64(48, BigInt(st.size), true);
+  setI64(v, 32, new_encode_dev(st.rdev));
+  setI64(v, 40, 0);
+  setI64(v, 48, st.size);
   v.setInt32(56, st.blksize, true);
-  v.setBigInt64(64, BigInt(st.blocks), true);
-  v.setBigInt64(72, BigInt(st.atime.sec), true); v.setBigUint64(80, BigInt(st.atime.nsec), true);
-  v.setBigInt64(88, BigInt(st.mtime.sec), true); v.setBigUint64(96, BigInt(st.mtime.nsec), true);
-  v.setBigInt64(104, BigInt(st.ctime.sec), true); v.setBigUint64(112, BigInt(st.ctime.nsec), true);
+  v.setInt32(60, 0, true);
+  setI64(v, 64, st.blocks);
+  setI64(v, 72, st.atime.sec); setI64(v, 80, st.atime.nsec);
+  setI64(v, 88, st.mtime.sec); setI64(v, 96, st.mtime.nsec);
+  setI64(v, 104, st.ctime.sec); setI64(v, 112, st.ctime.nsec);
+  setI64(v, 120, 0);
 }
 export function decodeStat(buf: Uint8Array): Kstat {
   const v = new DataView(buf.buffer, buf.byteOffset, STAT_SIZE);

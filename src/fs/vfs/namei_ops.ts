@@ -203,7 +203,6 @@ export async function vfsRmdir(ctx: FsContext, start: Path, name: ByteString): P
     if (!victim.inode) fail(ENOENT);
     mayDelete(ctx, pl.parent, victim, true);
     if (!dir.op.rmdir) fail(EPERM);
-    await dir.lock === undefined;
     if (!(await isEmptyDir(victim))) fail(ENOTEMPTY);
     await dir.op.rmdir(dir, pl.last, victim.inode);
     dDelete(victim);
@@ -290,6 +289,8 @@ export async function vfsRename(ctx: FsContext, oldStart: Path, oldName: ByteStr
       oldParent.children.delete(op.last); newParent.children.delete(np.last);
       oldD.parent = newParent; oldD.name = np.last;
       newD.parent = oldParent; newD.name = op.last;
+      // Fresh readdir positions: children maps are kept in offset order.
+      oldD.offset = ++offsetCounter; newD.offset = ++offsetCounter;
       newParent.children.set(np.last, oldD); oldParent.children.set(op.last, newD);
     } else {
       if (tgt) { dDelete(newD); }
