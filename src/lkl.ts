@@ -18,6 +18,8 @@ import { buildTable, dispatch, type SyscallEntry } from './syscalls/index.js';
 import { NR } from './uapi/unistd.js';
 import { EEXIST, EBUSY } from './uapi/errno.js';
 import { createTmpfsType } from './fs/tmpfs/index.js';
+import { procInitcall } from './fs/proc/index.js';
+import { driversInitcall } from './drivers/index.js';
 import { LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART } from './uapi/misc.js';
 import { makeSys, makeFs, type Sys, type KernelFs } from './api/index.js';
 
@@ -38,6 +40,8 @@ export interface BootOptions {
 function initcalls(): Initcall[] {
   return [
     { name: 'tmpfs', fn: (k) => { k.vfs.registerFilesystem(createTmpfsType('tmpfs')); k.vfs.registerFilesystem(createTmpfsType('rootfs')); } },
+    procInitcall,
+    driversInitcall,
   ];
 }
 

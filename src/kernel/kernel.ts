@@ -32,7 +32,13 @@ export const KERNEL_RESERVED = 1536 * 1024;
 export const PID_MAX = 32768;
 
 /** A registration step run at boot, like Linux's initcalls; lkl.ts supplies the list. */
-export interface Initcall { name: string; fn: (k: Kernel) => void | Promise<void> }
+export interface Initcall {
+  name: string;
+  /** Registration, before the root filesystem exists (core/fs initcalls). */
+  fn: (k: Kernel) => void | Promise<void>;
+  /** After rootfs is mounted and init exists (late_initcall: /dev nodes and the like). */
+  late?: (k: Kernel) => void | Promise<void>;
+}
 
 /** A kernel parameter handler; returns false if the value is invalid. */
 export type ParamHandler = (k: Kernel, value: string | null) => boolean | void;
@@ -144,6 +150,7 @@ export class Kernel {
     await this.mountRootfs();
     this.init = this.newTask(null, 'init', new Cred(),
       new FsStruct(this.rootPath(), this.rootPath()), new FilesStruct(), defaultRlimits(), false);
+    for (const ic of initcalls) if (ic.late) await ic.late(this);
 
     // 4. Late parameters: subsystem handlers, then report what nobody claimed.
     for (const [rawName, value] of params) {

@@ -81,7 +81,7 @@ export class Task {
   get nofile(): number { return this.rlimits[RLIMIT_NOFILE]![0]; }
 
   /** The filesystem context path walk and namespace operations need. */
-  fsContext(): FsContext { return { root: this.fs.root, cred: this.cred, umask: this.fs.umask }; }
+  fsContext(): FsContext { return { root: this.fs.root, cred: this.cred, umask: this.fs.umask, caller: this }; }
 
   get rootMount(): Mount { return this.fs.root.mnt; }
 }

@@ -3,5 +3,6 @@
  * copy, statfs, info). Collected here so table.ts has one list.
  */
 import type { SyscallDef } from './types.js';
+import { infoSyscalls } from './sys_info.js';
 
-export const extraSyscalls: SyscallDef[] = [];
+export const extraSyscalls: SyscallDef[] = [...infoSyscalls];

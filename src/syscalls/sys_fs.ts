@@ -258,6 +258,7 @@ async function sysReadlinkat(t: Task, dfd: unknown, path: unknown, bufArg: unkno
   const p = await userPathAt(t, dfd, path, LOOKUP_EMPTY);
   const inode = p.dentry.inode!;
   if (!inode.isLnk || !inode.op.readlink) fail(EINVAL);
+  inode.sb.vfs.caller = t;
   const target = await inode.op.readlink(inode);
   const buf = userBuf(bufArg, sz);
   const n = Math.min(target.length, buf.length);

@@ -66,6 +66,7 @@ export function dispatch(table: SyscallEntry[], t: Task, nr: number, args: unkno
   if (!k.running) return Promise.resolve(-ESHUTDOWN);
   if (!e || !e.handler) return Promise.resolve(-ENOSYS);
   k.current = t;
+  k.vfs.caller = t;
   t.inSyscall++;
   t.state = 'R';
   let r: number | Promise<number>;

@@ -30,6 +30,8 @@ export interface NameiContext {
   /** The task's root (chroot) — ".." never climbs above it, "/" restarts there. */
   root: Path;
   cred: Cred;
+  /** The calling task, opaque to the VFS; handed to filesystems as vfs.caller. */
+  caller?: unknown;
 }
 
 export interface ParentLookup {
@@ -39,20 +41,21 @@ export interface ParentLookup {
   trailingSlash: boolean;
 }
 
-interface WalkState { links: number; flags: number; root: Path; anchor: Path; cred: Cred }
+interface WalkState { links: number; flags: number; root: Path; anchor: Path; cred: Cred; caller: unknown }
 
 function isPath(v: unknown): v is Path {
   return typeof v === 'object' && v !== null && 'mnt' in v && 'dentry' in v;
 }
 
 /** Find `name` in the directory at `dir` (no permission check): dcache, else the filesystem. */
-export async function lookupChild(dir: Path, name: ByteString): Promise<Dentry> {
+export async function lookupChild(dir: Path, name: ByteString, caller?: unknown): Promise<Dentry> {
   const d = dir.dentry;
   const hit = d.children.get(name);
   if (hit) return hit;
   const inode = d.inode!;
   if (inode.sb.dcacheAuthoritative || !inode.op.lookup) return new Dentry(name, d, null);
   if (name.length > inode.sb.maxNameLen) fail(ENAMETOOLONG);
+  if (caller !== undefined) inode.sb.vfs.caller = caller;
   const found = await inode.op.lookup(inode, name);
   // Another task may have filled the slot while we waited.
   const again = d.children.get(name);
@@ -138,7 +141,7 @@ async function walk(st: WalkState, start: Path, name: ByteString, stopAtLast: bo
       cur = stepDotDot(st, cur);
     } else {
       if (comp.length > NAME_MAX) fail(ENAMETOOLONG);
-      const child = lookupCached(cur, comp) ?? await lookupChild(cur, comp);
+      const child = lookupCached(cur, comp) ?? await lookupChild(cur, comp, st.caller);
       if (!child.inode) fail(ENOENT);
       let next: Path = { mnt: cur.mnt, dentry: child };
       if (child.mounts) {
@@ -150,6 +153,7 @@ async function walk(st: WalkState, start: Path, name: ByteString, stopAtLast: bo
       if (ci.isLnk && (!isLast || followLast || trailingSlash)) {
         if (st.flags & LOOKUP_NO_SYMLINKS) fail(ELOOP);
         if (++st.links > MAXSYMLINKS) fail(ELOOP);
+        ci.sb.vfs.caller = st.caller;
         if (ci.op.getLink) {
           if (st.flags & LOOKUP_NO_MAGICLINKS) fail(ELOOP);
           const target = await ci.op.getLink(ci);
@@ -173,7 +177,7 @@ async function walk(st: WalkState, start: Path, name: ByteString, stopAtLast: bo
 
 function state(ctx: NameiContext, start: Path, flags: number): WalkState {
   const root = flags & LOOKUP_IN_ROOT ? start : ctx.root;
-  return { links: 0, flags, root, anchor: start, cred: ctx.cred };
+  return { links: 0, flags, root, anchor: start, cred: ctx.cred, caller: ctx.caller };
 }
 
 /**

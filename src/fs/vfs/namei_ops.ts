@@ -90,7 +90,7 @@ async function filenameCreate(ctx: FsContext, start: Path, name: ByteString, isD
   const pl = await pathParent(ctx, start, name);
   if (pl.lastType !== LAST_NORM) fail(EEXIST);
   const roErr = wantWrite(pl.parent);
-  const child = await lookupChild(pl.parent, pl.last);
+  const child = await lookupChild(pl.parent, pl.last, ctx.caller);
   if (child.inode) fail(EEXIST);
   if (pl.trailingSlash && !isDir) fail(ENOENT);
   if (roErr) fail(roErr);
@@ -179,7 +179,7 @@ export async function vfsUnlink(ctx: FsContext, start: Path, name: ByteString): 
   const dir = pl.parent.dentry.inode!;
   await dir.lock.writeLock();
   try {
-    const victim = await lookupChild(pl.parent, pl.last);
+    const victim = await lookupChild(pl.parent, pl.last, ctx.caller);
     if (!victim.inode) fail(ENOENT);
     if (pl.trailingSlash) fail(victim.inode.isDir ? EISDIR : ENOTDIR);
     mayDelete(ctx, pl.parent, victim, false);
@@ -199,7 +199,7 @@ export async function vfsRmdir(ctx: FsContext, start: Path, name: ByteString): P
   const dir = pl.parent.dentry.inode!;
   await dir.lock.writeLock();
   try {
-    const victim = await lookupChild(pl.parent, pl.last);
+    const victim = await lookupChild(pl.parent, pl.last, ctx.caller);
     if (!victim.inode) fail(ENOENT);
     mayDelete(ctx, pl.parent, victim, true);
     if (!dir.op.rmdir) fail(EPERM);
@@ -250,11 +250,11 @@ export async function vfsRename(ctx: FsContext, oldStart: Path, oldName: ByteStr
   }
   await lockTwo(oldDir, newDir);
   try {
-    const oldD = await lookupChild(op.parent, op.last);
+    const oldD = await lookupChild(op.parent, op.last, ctx.caller);
     if (!oldD.inode) fail(ENOENT);
     const src = oldD.inode;
     if ((op.trailingSlash || np.trailingSlash) && !src.isDir) fail(ENOTDIR);
-    const newD = await lookupChild(np.parent, np.last);
+    const newD = await lookupChild(np.parent, np.last, ctx.caller);
     const tgt = newD.inode;
     if (flags & RENAME_EXCHANGE) {
       if (!tgt) fail(ENOENT);

@@ -89,6 +89,7 @@ export async function openPath(ctx: FsContext, path: Path, flags: number): Promi
   inode.openCount++;
   path.mnt.refs++;
   try {
+    inode.sb.vfs.caller = ctx.caller;
     if (fop.open) await fop.open(inode, f);
   } catch (e) {
     inode.openCount--;
@@ -142,7 +143,7 @@ export async function doFilpOpen(ctx: FsContext, start: Path, name: ByteString, 
       await dir.lock.writeLock();
       let next: ByteString | null = null;
       try {
-        const child = await lookupChild(pl.parent, pl.last);
+        const child = await lookupChild(pl.parent, pl.last, ctx.caller);
         if (!child.inode) {
           if (pl.parent.mnt.readOnly) fail(EROFS);
           if (pl.parent.dentry.deleted || dir.nlink === 0) fail(ENOENT);
@@ -158,6 +159,7 @@ export async function doFilpOpen(ctx: FsContext, start: Path, name: ByteString, 
           path = followMounts({ mnt: pl.parent.mnt, dentry: child });
           const ci = path.dentry.inode!;
           if (ci.isLnk) {
+            ci.sb.vfs.caller = ctx.caller;
             if (flags & O_NOFOLLOW) fail(ELOOP);
             if (++links > MAXSYMLINKS) fail(ELOOP);
             if (ci.op.getLink) {

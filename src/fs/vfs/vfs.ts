@@ -38,6 +38,12 @@ export class Vfs {
   fifoFop: FileOperations | null = null;
   /** Set by the socket layer: how a socket inode is opened (ENXIO without it). */
   sockFop: FileOperations | null = null;
+  /**
+   * The task on whose behalf filesystem code is running now (Linux's `current`, as the VFS sees
+   * it). Set synchronously right before every call into a filesystem that may care (lookup,
+   * readlink, getLink, open), from the caller recorded in the NameiContext; /proc reads it.
+   */
+  caller: unknown = undefined;
   rootMount!: Mount;
   readonly mounts = new Set<Mount>();
   private nextMountId = 1;

@@ -1,0 +1,19 @@
+/*
+ * procfs: the process and kernel information filesystem, mounted with
+ * mount("none", "/proc", "proc"). procInitcall registers the "proc" filesystem type; the syslog
+ * readers are shared with the syslog(2) system call.
+ */
+import type { Initcall } from '../../kernel/index.js';
+import { createProcType } from './root.js';
+
+export const procInitcall: Initcall = {
+  name: 'proc',
+  fn: (k) => { k.vfs.registerFilesystem(createProcType(k)); },
+};
+
+export { createProcType, versionText, meminfoText, uptimeText, loadavgText, filesystemsText } from './root.js';
+export { statusText, statText as pidStatText, mountsText, mountinfoText, fileLinkName } from './base.js';
+export {
+  syslogRead, syslogReadNow, syslogReadAll, syslogClear, syslogUnreadBytes, syslogHasUnread,
+  syslogConsoleOff, syslogConsoleOn, syslogConsoleLevel, SYSLOG_BUF_LEN, MINIMUM_CONSOLE_LOGLEVEL,
+} from './kmsg.js';
