@@ -257,7 +257,8 @@ async function sysReadlinkat(t: Task, dfd: unknown, path: unknown, bufArg: unkno
   if (sz <= 0) fail(EINVAL);
   const p = await userPathAt(t, dfd, path, LOOKUP_EMPTY);
   const inode = p.dentry.inode!;
-  if (!inode.isLnk || !inode.op.readlink) fail(EINVAL);
+  // An empty path names the fd's object itself: not a link there is ENOENT, elsewhere EINVAL.
+  if (!inode.isLnk || !inode.op.readlink) fail(getPath(path).length === 0 ? ENOENT : EINVAL);
   inode.sb.vfs.caller = t;
   const target = await inode.op.readlink(inode);
   const buf = userBuf(bufArg, sz);
@@ -295,7 +296,7 @@ async function sysUtimensat(t: Task, dfd: unknown, path: unknown, times: unknown
     if (f & AT_SYMLINK_NOFOLLOW) fail(EINVAL);
     const fd = toInt32(dfd);
     if (fd === AT_FDCWD) fail(EFAULT);
-    p = t.files.get(fd).path;
+    p = fileForAttr(t, fd).path;
   } else {
     let lf = f & AT_SYMLINK_NOFOLLOW ? 0 : LOOKUP_FOLLOW;
     if (f & AT_EMPTY_PATH) lf |= LOOKUP_EMPTY;

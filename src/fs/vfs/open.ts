@@ -119,6 +119,8 @@ export async function doFilpOpen(ctx: FsContext, start: Path, name: ByteString, 
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   if ((flags & O_TMPFILE) === O_TMPFILE) return openTmpfile(ctx, start, name, how);
   if ((flags & __O_TMPFILE)) fail(EINVAL);
+  // Since Linux 6.4 the combination is refused outright rather than half-honoured.
+  if ((flags & O_CREAT) && (flags & O_DIRECTORY)) fail(EINVAL);
 
   let created = false;
   let path: Path;

@@ -116,11 +116,8 @@ export async function iterateDir(file: File, emit: DirContext['emit']): Promise<
   if (file.flags & O_PATH) fail(EBADF);
   if (!inode.isDir) fail(ENOTDIR);
   if (!file.fop.iterate) fail(ENOTDIR);
-  if (file.path.dentry.deleted || inode.nlink === 0) {
-    // rmdir'ed directory: no entries at all (Linux returns 0 / ENOENT for the dead dir).
-    if (inode.nlink === 0) return;
-    fail(ENOENT);
-  }
+  // A removed directory has no entries left to list: Linux says ENOENT (IS_DEADDIR).
+  if (inode.nlink === 0) fail(ENOENT);
   await inode.lock.readLock();
   try {
     const ctx: DirContext = { pos: file.pos, emit };
