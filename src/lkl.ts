@@ -20,6 +20,8 @@ import { EEXIST, EBUSY } from './uapi/errno.js';
 import { createTmpfsType } from './fs/tmpfs/index.js';
 import { procInitcall } from './fs/proc/index.js';
 import { driversInitcall } from './drivers/index.js';
+import { pipeInit } from './fs/pipe/index.js';
+import { eventpollInit } from './fs/eventpoll/index.js';
 import { LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART } from './uapi/misc.js';
 import { makeSys, makeFs, type Sys, type KernelFs } from './api/index.js';
 
@@ -40,6 +42,8 @@ export interface BootOptions {
 function initcalls(): Initcall[] {
   return [
     { name: 'tmpfs', fn: (k) => { k.vfs.registerFilesystem(createTmpfsType('tmpfs')); k.vfs.registerFilesystem(createTmpfsType('rootfs')); } },
+    { name: 'pipe', fn: (k) => pipeInit(k.vfs, k.haltWait) },
+    { name: 'eventpoll', fn: (k) => eventpollInit(k.vfs, k.haltWait) },
     procInitcall,
     driversInitcall,
   ];

@@ -4,5 +4,11 @@
  */
 import type { SyscallDef } from './types.js';
 import { infoSyscalls } from './sys_info.js';
+import { pipeSyscalls } from './sys_pipe.js';
+import { pollSyscalls } from './sys_poll.js';
+import { hooks } from './hooks.js';
+import { pipeFcntl } from '../fs/pipe/index.js';
 
-export const extraSyscalls: SyscallDef[] = [...infoSyscalls];
+hooks.pipeFcntl = pipeFcntl;
+
+export const extraSyscalls: SyscallDef[] = [...infoSyscalls, ...pipeSyscalls, ...pollSyscalls];

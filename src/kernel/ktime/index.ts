@@ -100,14 +100,22 @@ export class Clock {
    * Wait on `wq` until woken or until `expires` (absolute monotonic ns; Infinity = no timeout).
    * Returns the wake key, or -1 on timeout.
    */
-  async waitTimeout(wq: WaitQueue, expires: number): Promise<number> {
+  waitTimeout(wq: WaitQueue, expires: number): Promise<number> {
     if (expires === Infinity) return wq.sleep();
-    if (expires <= this.monotonicNs()) return -1;
-    let timedOut = false;
-    const t = this.addTimer(expires, () => { timedOut = true; wq.wakeAll(); });
-    const key = await wq.sleep();
-    t.cancel();
-    return timedOut ? -1 : key;
+    if (expires <= this.monotonicNs()) return Promise.resolve(-1);
+    // The timeout wakes only this waiter, never the others sleeping on the same queue.
+    return new Promise<number>((resolve) => {
+      let settled = false;
+      const onWake = (key: number) => {
+        if (settled) return;
+        settled = true; timer.cancel(); wq.removeCallback(onWake); resolve(key);
+      };
+      const timer = this.addTimer(expires, () => {
+        if (settled) return;
+        settled = true; wq.removeCallback(onWake); resolve(-1);
+      });
+      wq.addCallback(onWake);
+    });
   }
 
   /** Stop all timers (halt). Pending sleepers are not resolved; the caller wakes them. */
