@@ -14,7 +14,7 @@
 import type { HostOps } from './arch/host.js';
 import { createNodeHost } from './arch/node/index.js';
 import { Kernel, type Initcall, type Task } from './kernel/index.js';
-import { buildTable, dispatch, type SyscallEntry } from './syscalls/index.js';
+import { syscallTable, dispatch, type SyscallEntry } from './syscalls/index.js';
 import { NR } from './uapi/unistd.js';
 import { EEXIST, EBUSY } from './uapi/errno.js';
 import { createTmpfsType } from './fs/tmpfs/index.js';
@@ -128,5 +128,5 @@ export async function boot(opts: BootOptions = {}): Promise<LklKernel> {
   if (cmdline.length >= 4096) throw new RangeError('kernel command line longer than COMMAND_LINE_SIZE (4096)');
   const k = new Kernel(host, cmdline);
   await k.boot(initcalls());
-  return new LklKernel(k, buildTable());
+  return new LklKernel(k, syscallTable());
 }

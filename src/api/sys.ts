@@ -40,37 +40,46 @@ export interface Convenience {
 
 export type Sys = Record<SyscallName, Call> & Convenience;
 
+/**
+ * One prototype per process holding a method for every syscall name: creating a task's `sys`
+ * is then one small object, not hundreds of closures.
+ */
+class SysBase { constructor(readonly raw: Raw) {} }
+const proto = SysBase.prototype as unknown as Record<string, unknown>;
+for (const [name, nr] of Object.entries(NR)) {
+  proto[name] = function (this: SysBase, ...args: unknown[]) { return this.raw(nr, args); };
+}
+const convenience: Record<keyof Convenience, (this: SysBase, ...a: any[]) => Promise<number>> = { // eslint-disable-line @typescript-eslint/no-explicit-any
+  open(p, f, m = 0) { return this.raw(NR.openat, [AT_FDCWD, p, f, m]); },
+  creat(p, m) { return this.raw(NR.openat, [AT_FDCWD, p, O_CREAT | O_WRONLY | O_TRUNC, m]); },
+  mkdir(p, m) { return this.raw(NR.mkdirat, [AT_FDCWD, p, m]); },
+  rmdir(p) { return this.raw(NR.unlinkat, [AT_FDCWD, p, AT_REMOVEDIR]); },
+  unlink(p) { return this.raw(NR.unlinkat, [AT_FDCWD, p, 0]); },
+  link(o, n) { return this.raw(NR.linkat, [AT_FDCWD, o, AT_FDCWD, n, 0]); },
+  symlink(t, l) { return this.raw(NR.symlinkat, [t, AT_FDCWD, l]); },
+  readlink(p, b, s) { return this.raw(NR.readlinkat, [AT_FDCWD, p, b, s]); },
+  rename(o, n) { return this.raw(NR.renameat, [AT_FDCWD, o, AT_FDCWD, n]); },
+  access(p, m) { return this.raw(NR.faccessat, [AT_FDCWD, p, m]); },
+  chmod(p, m) { return this.raw(NR.fchmodat, [AT_FDCWD, p, m]); },
+  chown(p, u, g) { return this.raw(NR.fchownat, [AT_FDCWD, p, u, g, 0]); },
+  lchown(p, u, g) { return this.raw(NR.fchownat, [AT_FDCWD, p, u, g, AT_SYMLINK_NOFOLLOW]); },
+  mknod(p, m, d) { return this.raw(NR.mknodat, [AT_FDCWD, p, m, d]); },
+  stat(p, o) { return this.raw(NR.newfstatat, [AT_FDCWD, p, o, 0]); },
+  lstat(p, o) { return this.raw(NR.newfstatat, [AT_FDCWD, p, o, AT_SYMLINK_NOFOLLOW]); },
+  pipe(fds) { return this.raw(NR.pipe2, [fds, 0]); },
+  async dup2(o, n) {
+    // dup2(fd, fd) returns fd when valid (dup3 would say EINVAL).
+    if (o === n) { const r = await this.raw(NR.fcntl, [o, 1 /* F_GETFD */, 0]); return r < 0 ? -EBADF : n; }
+    return this.raw(NR.dup3, [o, n, 0]);
+  },
+  poll(fds, n, ms) { return this.raw(NR.ppoll, [fds, n, ms < 0 ? null : { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 }, null, 8]); },
+  select(n, r, w, e, tv) { return this.raw(NR.pselect6, [n, r, w, e, tv ? { sec: tv.sec, nsec: tv.usec * 1000 } : null, null]); },
+  async epoll_create(size) { return size <= 0 ? -EINVAL : this.raw(NR.epoll_create1, [0]); },
+  epoll_wait(ep, ev, max, ms) { return this.raw(NR.epoll_pwait, [ep, ev, max, ms, null, 8]); },
+  utimes(p, t) { return this.raw(NR.utimensat, [AT_FDCWD, p, t, 0]); },
+};
+Object.assign(proto, convenience);
+
 export function makeSys(raw: Raw): Sys {
-  const sys: Record<string, Call> = {};
-  for (const [name, nr] of Object.entries(NR)) sys[name] = (...args: unknown[]) => raw(nr, args);
-  const c: Convenience = {
-    open: (p, f, m = 0) => raw(NR.openat, [AT_FDCWD, p, f, m]),
-    creat: (p, m) => raw(NR.openat, [AT_FDCWD, p, O_CREAT | O_WRONLY | O_TRUNC, m]),
-    mkdir: (p, m) => raw(NR.mkdirat, [AT_FDCWD, p, m]),
-    rmdir: (p) => raw(NR.unlinkat, [AT_FDCWD, p, AT_REMOVEDIR]),
-    unlink: (p) => raw(NR.unlinkat, [AT_FDCWD, p, 0]),
-    link: (o, n) => raw(NR.linkat, [AT_FDCWD, o, AT_FDCWD, n, 0]),
-    symlink: (t, l) => raw(NR.symlinkat, [t, AT_FDCWD, l]),
-    readlink: (p, b, s) => raw(NR.readlinkat, [AT_FDCWD, p, b, s]),
-    rename: (o, n) => raw(NR.renameat, [AT_FDCWD, o, AT_FDCWD, n]),
-    access: (p, m) => raw(NR.faccessat, [AT_FDCWD, p, m]),
-    chmod: (p, m) => raw(NR.fchmodat, [AT_FDCWD, p, m]),
-    chown: (p, u, g) => raw(NR.fchownat, [AT_FDCWD, p, u, g, 0]),
-    lchown: (p, u, g) => raw(NR.fchownat, [AT_FDCWD, p, u, g, AT_SYMLINK_NOFOLLOW]),
-    mknod: (p, m, d) => raw(NR.mknodat, [AT_FDCWD, p, m, d]),
-    stat: (p, o) => raw(NR.newfstatat, [AT_FDCWD, p, o, 0]),
-    lstat: (p, o) => raw(NR.newfstatat, [AT_FDCWD, p, o, AT_SYMLINK_NOFOLLOW]),
-    pipe: (fds) => raw(NR.pipe2, [fds, 0]),
-    dup2: async (o, n) => {
-      // dup2(fd, fd) returns fd when valid (dup3 would say EINVAL).
-      if (o === n) { const r = await raw(NR.fcntl, [o, 1 /* F_GETFD */, 0]); return r < 0 ? -EBADF : n; }
-      return raw(NR.dup3, [o, n, 0]);
-    },
-    poll: (fds, n, ms) => raw(NR.ppoll, [fds, n, ms < 0 ? null : { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 }, null, 8]),
-    select: (n, r, w, e, tv) => raw(NR.pselect6, [n, r, w, e, tv ? { sec: tv.sec, nsec: tv.usec * 1000 } : null, null]),
-    epoll_create: async (size) => (size <= 0 ? -EINVAL : raw(NR.epoll_create1, [0])),
-    epoll_wait: (ep, ev, max, ms) => raw(NR.epoll_pwait, [ep, ev, max, ms, null, 8]),
-    utimes: (p, t) => raw(NR.utimensat, [AT_FDCWD, p, t, 0]),
-  };
-  return Object.assign(sys, c) as Sys;
+  return new SysBase(raw) as unknown as Sys;
 }

@@ -1,3 +1,3 @@
-export { buildTable, dispatch, ALL_SYSCALLS } from './table.js';
+export { buildTable, syscallTable, dispatch, ALL_SYSCALLS } from './table.js';
 export type { SyscallDef, SyscallEntry, SyscallHandler, SupportLevel } from './types.js';
 export { hooks } from './hooks.js';

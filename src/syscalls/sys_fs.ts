@@ -178,7 +178,17 @@ async function statAt(t: Task, dfd: unknown, path: unknown, flags: number): Prom
   return vfsGetattr(p);
 }
 
-function putStat(out: unknown, st: Kstat): void { putStruct(out, st, encodeStat); }
+function putStat(out: unknown, st: Kstat): void {
+  if (out instanceof Uint8Array) { encodeStat(st, out); return; }
+  if (typeof out !== 'object' || out === null) fail(EFAULT);
+  // Field by field: several times cheaper than Object.assign on this hot path.
+  const o = out as Kstat;
+  o.dev = st.dev; o.ino = st.ino; o.mode = st.mode; o.nlink = st.nlink; o.uid = st.uid; o.gid = st.gid;
+  o.rdev = st.rdev; o.size = st.size; o.blksize = st.blksize; o.blocks = st.blocks;
+  o.atime = st.atime; o.mtime = st.mtime; o.ctime = st.ctime;
+  if (st.btime) o.btime = st.btime;
+  if (st.mnt_id !== undefined) o.mnt_id = st.mnt_id;
+}
 
 // ---- directories -----------------------------------------------------------------------------
 

@@ -37,6 +37,14 @@ function missingNote(name: string): string {
 export const ALL_SYSCALLS: SyscallDef[] = [...fsSyscalls, ...processSyscalls, ...timeSyscalls, ...extraSyscalls];
 
 /** Build the per-number table from every topic file's definitions. */
+let builtTable: SyscallEntry[] | undefined;
+
+/**
+ * The table for every kernel: built once per process from immutable definitions (entries are
+ * never modified after this), so booting another kernel costs nothing here.
+ */
+export function syscallTable(): SyscallEntry[] { return (builtTable ??= buildTable()); }
+
 export function buildTable(defs: SyscallDef[] = ALL_SYSCALLS): SyscallEntry[] {
   const byName = new Map<string, SyscallDef>();
   for (const d of defs) {

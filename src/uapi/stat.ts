@@ -30,7 +30,8 @@ export const MAJOR = (dev: number) => Math.floor(dev / 2 ** MINORBITS);
 export const MINOR = (dev: number) => dev % 2 ** MINORBITS;
 /** Encoding used in user-visible dev_t (huge_encode_dev/new_encode_dev). */
 export function new_encode_dev(dev: number): number {
-  const major = MAJOR(dev), minor = MINOR(dev);
+  // dev_t values fit in 32 bits (12-bit major, 20-bit minor), so plain bit operations are exact.
+  const major = dev >>> MINORBITS, minor = dev & 0xfffff;
   return (minor & 0xff) | ((major & 0xfff) << 8) | (((minor & ~0xff) >>> 0) << 12);
 }
 export function new_decode_dev(v: number): number {

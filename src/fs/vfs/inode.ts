@@ -120,8 +120,12 @@ export class Inode {
     return {
       dev: this.sb.dev, ino: this.ino, mode: this.mode, nlink: this.nlink, uid: this.uid,
       gid: this.gid, rdev: this.rdev, size: this.size, blksize: this.sb.blocksize,
-      blocks: this.blocks, atime: this.atime, mtime: this.mtime, ctime: this.ctime,
-      btime: this.btime,
+      blocks: this.blocks,
+      // Copies: a caller may keep or modify the result without touching the inode.
+      atime: { sec: this.atime.sec, nsec: this.atime.nsec },
+      mtime: { sec: this.mtime.sec, nsec: this.mtime.nsec },
+      ctime: { sec: this.ctime.sec, nsec: this.ctime.nsec },
+      btime: { sec: this.btime.sec, nsec: this.btime.nsec },
     };
   }
 }
