@@ -126,3 +126,23 @@ test('killing init panics the kernel and reaches the host panic', async () => {
   assert.deepEqual(host.panics, ['Attempted to kill init! exitcode=0x00000000']);
   assert.match(k.dmesg(), /Kernel panic - not syncing: Attempted to kill init!/);
 });
+
+test('stat fast path agrees with the full walk on slashes, dots, symlinks and permissions', async () => {
+  const k = await boot({ cmdline: 'mem=16M', host: quiet() });
+  await k.fs.mkdir('/d/e', { recursive: true });
+  await k.fs.writeFile('/d/f', 'x');
+  await k.fs.symlink('f', '/d/l');
+  const st = {} as { mode: number };
+  const cases: [string, number][] = [
+    ['/d/f', 0], ['/d/f/', -20], ['/d/f//', -20], ['/d//f', 0], ['/d/./f', 0], ['/d/e/../f', 0],
+    ['/d/l', 0], ['/d/l/', -20], ['/d/nope', -2], ['d/f', 0], ['/d/e/', 0],
+  ];
+  for (const [p, want] of cases) assert.equal(await k.sys.stat(p, st), want, `stat ${p}: got, want ${want}`);
+  // A task without search permission on /d gets EACCES even though /d/f is cached.
+  await k.sys.chmod('/d', 0o700);
+  const t = k.task();
+  await t.sys.new_thread_group_leader();
+  await t.sys.setresuid(1000, 1000, 1000);
+  assert.equal(await t.sys.stat('/d/f', st), -13, 'got, want EACCES');
+  await k.halt();
+});

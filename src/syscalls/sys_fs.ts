@@ -33,7 +33,7 @@ import {
   type File, type Path, doFilpOpen, fput, vfsRead, vfsWrite, vfsLlseek, iterateDir, vfsGetattr,
   vfsMkdir, vfsMknod, vfsUnlink, vfsRmdir, vfsRename, vfsLink, vfsSymlink, doChmod, doChown,
   doUtimes, doTruncate, checkFtruncate, pathLookup, dPath, inodePermission, permissionErrno,
-  doMount, doUmount, VFS_FLAG_OPTIONS, LOOKUP_FOLLOW, LOOKUP_DIRECTORY, LOOKUP_EMPTY,
+  doMount, doUmount, VFS_FLAG_OPTIONS, pathLookupCached, LOOKUP_FOLLOW, LOOKUP_DIRECTORY, LOOKUP_EMPTY,
   LOOKUP_NO_SYMLINKS, LOOKUP_NO_MAGICLINKS, LOOKUP_NO_XDEV, LOOKUP_BENEATH, LOOKUP_IN_ROOT,
   MAY_EXEC, MAY_WRITE, MAY_READ, FMODE_WRITE, FMODE_READ, FMODE_PATH, FS_APPEND_FL,
 } from '../fs/vfs/index.js';
@@ -176,6 +176,22 @@ async function statAt(t: Task, dfd: unknown, path: unknown, flags: number): Prom
   if (flags & AT_EMPTY_PATH) lf |= LOOKUP_EMPTY;
   const p = await userPathAt(t, dfd, path, lf);
   return vfsGetattr(p);
+}
+
+/** newfstatat: a cached path is answered without awaiting; anything else takes the full walk. */
+function sysNewfstatat(t: Task, dfd: unknown, path: unknown, out: unknown, flags: unknown): number | Promise<number> {
+  const f = toInt32(flags);
+  if (!(f & ~AT_SYMLINK_NOFOLLOW)) {
+    const p = getPath(path);
+    const fast = p.length ? pathLookupCached(t.fsContext(), dirfdPath(t, dfd, p), p, f & AT_SYMLINK_NOFOLLOW ? 0 : LOOKUP_FOLLOW) : undefined;
+    if (fast && !fast.dentry.inode!.op.getattr) {
+      const st = fast.dentry.inode!.stat();
+      st.mnt_id = fast.mnt.id;
+      putStat(out, st);
+      return 0;
+    }
+  }
+  return statAt(t, dfd, path, f).then((st) => { putStat(out, st); return 0; });
 }
 
 function putStat(out: unknown, st: Kstat): void {
@@ -599,7 +615,7 @@ export const fsSyscalls: SyscallDef[] = [
   },
   { name: 'lseek', handler: (t, fd, off, whence) => vfsLlseek(fdFile(t, fd), toInt(off), toUint32(whence)) },
   { name: 'fstat', handler: async (t, fd, out) => { putStat(out, await vfsGetattr(fdFile(t, fd).path)); return 0; } },
-  { name: 'newfstatat', handler: async (t, dfd, path, out, flags) => { putStat(out, await statAt(t, dfd, path, toInt32(flags))); return 0; } },
+  { name: 'newfstatat', handler: sysNewfstatat },
   {
     name: 'statx', note: 'STATX_BTIME where the filesystem records it; no STATX_DIOALIGN',
     handler: async (t, dfd, path, flags, mask, out) => {

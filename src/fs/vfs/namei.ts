@@ -192,6 +192,44 @@ export async function pathLookup(ctx: NameiContext, start: Path, name: ByteStrin
   return path;
 }
 
+/**
+ * The dcache-only walk (RCU-walk's spirit): resolves `name` without awaiting when every component
+ * is a cached positive dentry, reached without "..", symlinks (a final one is fine when not
+ * followed) or a permission question. Returns undefined otherwise; the caller then takes the full
+ * walk, which also produces the right errno.
+ */
+export function pathLookupCached(ctx: NameiContext, start: Path, name: ByteString, flags: number): Path | undefined {
+  const n = name.length;
+  if (n === 0 || n >= PATH_MAX || (flags & ~(LOOKUP_FOLLOW | LOOKUP_DIRECTORY))) return undefined;
+  let cur: Path;
+  let i = 0;
+  if (name.charCodeAt(0) === 47) { cur = ctx.root; while (i < n && name.charCodeAt(i) === 47) i++; }
+  else cur = start;
+  const cred = ctx.cred;
+  while (i < n) {
+    let j = i;
+    while (j < n && name.charCodeAt(j) !== 47) j++;
+    let k = j;
+    while (k < n && name.charCodeAt(k) === 47) k++;
+    if (j < n && k >= n) return undefined; // trailing slash(es): leave it to the full walk
+    const inode = cur.dentry.inode!;
+    if (!inode.isDir) return undefined;
+    if (!(cred.fsuid === inode.uid ? inode.mode & 0o100 : inode.mode & 0o001) && permissionErrno(cred, inode, MAY_EXEC)) return undefined;
+    const comp = j - i === n ? name : name.slice(i, j);
+    if (comp !== '.') {
+      if (comp === '..') return undefined;
+      const child = cur.dentry.children.get(comp);
+      if (!child || !child.inode) return undefined;
+      cur = child.mounts ? followMounts({ mnt: cur.mnt, dentry: child }) : { mnt: cur.mnt, dentry: child };
+      const ci = cur.dentry.inode!;
+      if (ci.isLnk && (j < n || (flags & LOOKUP_FOLLOW))) return undefined;
+    }
+    i = k;
+  }
+  if ((flags & LOOKUP_DIRECTORY) && !cur.dentry.inode!.isDir) return undefined;
+  return cur;
+}
+
 /** Resolve all but the last component (for create/unlink/rename/link). */
 export async function pathParent(ctx: NameiContext, start: Path, name: ByteString, flags = 0): Promise<ParentLookup> {
   const st = state(ctx, start, flags);
