@@ -146,3 +146,16 @@ test('stat fast path agrees with the full walk on slashes, dots, symlinks and pe
   assert.equal(await t.sys.stat('/d/f', st), -13, 'got, want EACCES');
   await k.halt();
 });
+
+test('sys wrappers can be detached, like node:fs functions, and stay bound to their task', async () => {
+  const k = await boot({ cmdline: 'mem=16M', host: quiet() });
+  const { getpid, mkdir } = k.sys;
+  assert.equal(await getpid(), 1);
+  assert.equal(await mkdir('/detached', 0o755), 0);
+  const t = k.task();
+  await t.sys.new_thread_group_leader();
+  const { getpid: tgetpid } = t.sys;
+  assert.equal(await tgetpid(), t.pid);
+  assert.notEqual(t.pid, 1);
+  await k.halt();
+});

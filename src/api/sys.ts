@@ -41,14 +41,23 @@ export interface Convenience {
 export type Sys = Record<SyscallName, Call> & Convenience;
 
 /**
- * One prototype per process holding a method for every syscall name: creating a task's `sys`
- * is then one small object, not hundreds of closures.
+ * One prototype per process holding a getter for every syscall name: creating a task's `sys` is
+ * one small object, and each wrapper is bound to its task the first time it is used, so it can be
+ * detached (`const { getpid } = k.sys`) like node:fs functions.
  */
 class SysBase { constructor(readonly raw: Raw) {} }
-const proto = SysBase.prototype as unknown as Record<string, unknown>;
-for (const [name, nr] of Object.entries(NR)) {
-  proto[name] = function (this: SysBase, ...args: unknown[]) { return this.raw(nr, args); };
+const proto = SysBase.prototype as unknown as object;
+function defineLazy(name: string, make: (self: SysBase) => Call): void {
+  Object.defineProperty(proto, name, {
+    configurable: true,
+    get(this: SysBase) {
+      const f = make(this);
+      Object.defineProperty(this, name, { value: f, enumerable: true });
+      return f;
+    },
+  });
 }
+for (const [name, nr] of Object.entries(NR)) defineLazy(name, (self) => (...args: unknown[]) => self.raw(nr, args));
 const convenience: Record<keyof Convenience, (this: SysBase, ...a: any[]) => Promise<number>> = { // eslint-disable-line @typescript-eslint/no-explicit-any
   open(p, f, m = 0) { return this.raw(NR.openat, [AT_FDCWD, p, f, m]); },
   creat(p, m) { return this.raw(NR.openat, [AT_FDCWD, p, O_CREAT | O_WRONLY | O_TRUNC, m]); },
@@ -78,7 +87,7 @@ const convenience: Record<keyof Convenience, (this: SysBase, ...a: any[]) => Pro
   epoll_wait(ep, ev, max, ms) { return this.raw(NR.epoll_pwait, [ep, ev, max, ms, null, 8]); },
   utimes(p, t) { return this.raw(NR.utimensat, [AT_FDCWD, p, t, 0]); },
 };
-Object.assign(proto, convenience);
+for (const [name, fn] of Object.entries(convenience)) defineLazy(name, (self) => fn.bind(self));
 
 export function makeSys(raw: Raw): Sys {
   return new SysBase(raw) as unknown as Sys;

@@ -5,7 +5,7 @@
  */
 import { fail } from '../lib/errors.js';
 import { EBADF, EMFILE, EINVAL } from '../uapi/errno.js';
-import { type File, fput } from '../fs/vfs/index.js';
+import { type File, fput, locksRemovePosix } from '../fs/vfs/index.js';
 
 export class FilesStruct {
   private fds: (File | undefined)[] = [];
@@ -70,10 +70,14 @@ export class FilesStruct {
     return c;
   }
 
-  /** Drop every file (task exit or halt). */
-  async closeAll(): Promise<void> {
+  /** Drop every file (task exit or halt); `owner`'s POSIX locks go with them, as on close. */
+  async closeAll(owner?: number): Promise<void> {
     const files = this.fds;
     this.fds = []; this.cloexec = []; this.nextFd = 0;
-    for (const f of files) if (f) await fput(f);
+    for (const f of files) {
+      if (!f) continue;
+      if (owner !== undefined) locksRemovePosix(f, owner);
+      await fput(f);
+    }
   }
 }

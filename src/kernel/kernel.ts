@@ -241,7 +241,7 @@ export class Kernel {
     if (t === this.init && !this.halting) this.panic('Attempted to kill init! exitcode=0x00000000');
     t.exited = true;
     t.state = 'Z';
-    if (--t.files.users === 0) await t.files.closeAll();
+    if (--t.files.users === 0) await t.files.closeAll(t.tgid);
     if (--t.fs.users === 0) t.fs.release();
     this.tasks.delete(t.tid);
     // Orphans are re-parented to init.

@@ -8,7 +8,16 @@ import { pipeSyscalls } from './sys_pipe.js';
 import { pollSyscalls } from './sys_poll.js';
 import { hooks } from './hooks.js';
 import { pipeFcntl } from '../fs/pipe/index.js';
+import { lockSyscalls, fcntlLock, locksOnClose } from './sys_lock.js';
+import { xattrSyscalls } from './sys_xattr.js';
+import { copySyscalls } from './sys_copy.js';
+import { statfsSyscalls } from './sys_statfs.js';
 
 hooks.pipeFcntl = pipeFcntl;
+hooks.fcntlLock = fcntlLock;
+hooks.onClose = locksOnClose;
 
-export const extraSyscalls: SyscallDef[] = [...infoSyscalls, ...pipeSyscalls, ...pollSyscalls];
+export const extraSyscalls: SyscallDef[] = [
+  ...infoSyscalls, ...pipeSyscalls, ...pollSyscalls, ...lockSyscalls, ...xattrSyscalls, ...copySyscalls,
+  ...statfsSyscalls,
+];

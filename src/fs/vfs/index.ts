@@ -40,4 +40,9 @@ export {
   SimpleXattrs, xattrPermission, checkXattrName, XATTR_USER_PREFIX, XATTR_TRUSTED_PREFIX,
   XATTR_SECURITY_PREFIX, XATTR_SYSTEM_PREFIX,
 } from './xattr.js';
+export {
+  FileLockContext, fcntlGetlk, fcntlSetlk, flockFile, flockTranslateCmd, locksRemovePosix, locksRemoveFile,
+  inodeLocks, readFlock, writeFlock, flockRange, applyRange, posixLock, OFFSET_MAX, LOCK_MAND, FLOCK_SIZE,
+  type PosixLock, type FlockLock, type Flock, type LockOwner, type LockWaitAbort,
+} from './locks.js';
 export { doMount, doUmount, attachMount, mountOptions, VFS_FLAG_OPTIONS, type MountArgs } from './namespace.js';

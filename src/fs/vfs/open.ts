@@ -21,6 +21,7 @@ import {
 import { inodePermission, ownerOrCapable, MAY_READ, MAY_WRITE, MAY_EXEC, FS_APPEND_FL } from './permission.js';
 import { type FsContext, initOwner, dAdd, maybeEvict } from './namei_ops.js';
 import { doTruncate } from './attr.js';
+import { locksRemoveFile } from './locks.js';
 import { MNT_NODEV } from './mount.js';
 
 /** Operations of a path-only (O_PATH) file: nothing but fstat, fchdir, *at. */
@@ -104,6 +105,7 @@ export async function fput(f: File): Promise<void> {
   if (--f.refs > 0) return;
   if (f.released) return;
   f.released = true;
+  locksRemoveFile(f); // OFD and flock locks belong to the open file description
   try {
     if (f.fop.release) await f.fop.release(f.inode, f);
   } finally {
