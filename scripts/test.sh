@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 need_pkgs=()
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v mkfs.ext4 >/dev/null || need_pkgs+=(e2fsprogs)
+command -v sfdisk >/dev/null || need_pkgs+=(fdisk)
+command -v sgdisk >/dev/null || need_pkgs+=(gdisk)
+command -v getfattr >/dev/null || need_pkgs+=(attr)
+command -v bsdtar >/dev/null || need_pkgs+=(libarchive-tools)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need_pkgs[*]}"

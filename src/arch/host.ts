@@ -25,6 +25,28 @@ export interface HostTimerOptions {
   background?: boolean;
 }
 
+/**
+ * A disk as the host provides it (LKL's lkl_dev_blk_ops): byte-addressed, capacity fixed when the
+ * disk is added. Synchronous where the host can be (file images via positioned I/O, memory), a
+ * promise where it cannot (HTTP ranges, browser files). A failed or short transfer throws.
+ */
+export interface DiskBackend {
+  /** Size in bytes. */
+  readonly capacity: number;
+  /** Writes are refused (the image was opened read-only or is write-protected). */
+  readonly readOnly: boolean;
+  /** Fill `buf` from byte `offset`. */
+  read(buf: Uint8Array, offset: number): void | Promise<void>;
+  /** Store `buf` at byte `offset`. */
+  write(buf: Uint8Array, offset: number): void | Promise<void>;
+  /** Make everything written so far durable (fdatasync; a barrier). */
+  flush(): void | Promise<void>;
+  /** The range is no longer used (TRIM); optional. */
+  discard?(offset: number, length: number): void | Promise<void>;
+  /** Release the backend (close the file). */
+  close?(): void | Promise<void>;
+}
+
 export interface HostOps {
   /** Short name shown in the boot log ("node", "fake", "browser"). */
   readonly name: string;
@@ -44,4 +66,6 @@ export interface HostOps {
   defer(fn: () => void): void;
   /** Free-form description for /proc/version and uname (host runtime and version). */
   readonly description: string;
+  /** Open a disk image by host path (Node: a file; absent where the host has no files). */
+  openDisk?(path: string, opts: { readOnly: boolean }): DiskBackend;
 }
