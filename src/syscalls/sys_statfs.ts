@@ -15,15 +15,12 @@ import {
 } from '../uapi/stat.js';
 import type { Task } from '../kernel/index.js';
 import {
-  type Path, MNT_READONLY, MNT_NOSUID, MNT_NODEV, MNT_NOATIME, MNT_NODIRATIME, MNT_RELATIME,
-  MNT_NOSYMFOLLOW,
+  type Path, MNT_READONLY, MNT_NOSUID, MNT_NODEV, MNT_NOEXEC, MNT_NOATIME, MNT_NODIRATIME,
+  MNT_RELATIME, MNT_NOSYMFOLLOW,
 } from '../fs/vfs/index.js';
 import { putStruct, toInt32 } from '../mm/index.js';
 import type { SyscallDef } from './types.js';
 import { userPathAt, LOOKUP_FOLLOW } from './common.js';
-
-/** MNT_NOEXEC (not re-exported by the VFS index). */
-const MNT_NOEXEC = 0x04;
 
 /** flags_by_mnt | flags_by_sb, with ST_VALID: the f_flags of statfs. */
 export function statfsFlags(path: Path): number {

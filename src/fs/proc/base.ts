@@ -19,8 +19,7 @@ import { S_IFDIR, S_IFLNK, S_IFREG, MAJOR, MINOR, PIPEFS_MAGIC, ANON_INODE_FS_MA
 import { RLIMIT_SIGPENDING, RLIMIT_RSS } from '../../uapi/misc.js';
 import { CAP_FULL_SET, type Kernel, type Task } from '../../kernel/index.js';
 import {
-  type File, type Path, type Mount, dPath, mountOptions, FMODE_READ, FMODE_WRITE, MNT_READONLY,
-  MNT_NOSUID, MNT_NODEV, MNT_NOATIME, MNT_NODIRATIME, MNT_RELATIME, MNT_NOSYMFOLLOW,
+  type File, type Path, type Mount, dPath, mountOptions, mountFlagsString, FMODE_READ, FMODE_WRITE,
 } from '../vfs/index.js';
 import {
   type ProcInode, type ProcSuper, type ProcDirOps, type ProcEntrySpec, taskInode, tableDir,
@@ -28,7 +27,6 @@ import {
 } from './inode.js';
 
 const SOCKFS_MAGIC = 0x534f434b;
-const MNT_NOEXEC = 0x04;
 const CAP_SYS_PTRACE = 19;
 /** USER_HZ: the tick unit of times in /proc/<pid>/stat and /proc/stat. */
 export const USER_HZ = 100;
@@ -203,18 +201,6 @@ export function mountsText(k: Kernel, root: Path): string {
     .join('');
 }
 
-/** Per-mount flags for mountinfo's 6th field (show_mnt_opts). */
-function mntOpts(m: Mount): string {
-  const o = [m.flags & MNT_READONLY ? 'ro' : 'rw'];
-  if (m.flags & MNT_NOSUID) o.push('nosuid');
-  if (m.flags & MNT_NODEV) o.push('nodev');
-  if (m.flags & MNT_NOEXEC) o.push('noexec');
-  if (m.flags & MNT_NOATIME) o.push('noatime');
-  else if (m.flags & MNT_NODIRATIME) o.push('nodiratime');
-  if (!(m.flags & MNT_NOATIME) && m.flags & MNT_RELATIME) o.push('relatime');
-  if (m.flags & MNT_NOSYMFOLLOW) o.push('nosymfollow');
-  return o.join(',');
-}
 
 /** Path of the mount's root inside its own filesystem ("/" unless a bind of a subtree). */
 function rootInSb(m: Mount): ByteString {
@@ -229,7 +215,7 @@ export function mountinfoText(k: Kernel, root: Path): string {
     const extra = sb.op.showOptions?.(sb);
     const superOpts = (sb.readOnly ? 'ro' : 'rw') + (extra ? `,${extra}` : '');
     return `${m.id} ${m.parent.id} ${MAJOR(sb.dev)}:${MINOR(sb.dev)} ${mangle(rootInSb(m))} ${mangle(at)} ` +
-      `${mntOpts(m)} - ${mangle(sb.type.name)} ${mangle(m.devname)} ${superOpts}\n`;
+      `${mountFlagsString(m)} - ${mangle(sb.type.name)} ${mangle(m.devname)} ${superOpts}\n`;
   }).join('');
 }
 

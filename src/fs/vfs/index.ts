@@ -16,7 +16,7 @@ export {
 } from './file.js';
 export {
   Mount, type Path, lookupMnt, followMounts, pathEqual,
-  MNT_NOSUID, MNT_NODEV, MNT_NOATIME, MNT_NODIRATIME, MNT_RELATIME, MNT_READONLY, MNT_NOSYMFOLLOW,
+  MNT_NOEXEC, MNT_NOSUID, MNT_NODEV, MNT_NOATIME, MNT_NODIRATIME, MNT_RELATIME, MNT_READONLY, MNT_NOSYMFOLLOW,
 } from './mount.js';
 export {
   pathLookup, pathLookupCached, pathParent, lookupChild, dPath, type NameiContext, type ParentLookup,
@@ -45,4 +45,4 @@ export {
   inodeLocks, readFlock, writeFlock, flockRange, applyRange, posixLock, OFFSET_MAX, LOCK_MAND, FLOCK_SIZE,
   type PosixLock, type FlockLock, type Flock, type LockOwner, type LockWaitAbort,
 } from './locks.js';
-export { doMount, doUmount, attachMount, mountOptions, VFS_FLAG_OPTIONS, type MountArgs } from './namespace.js';
+export { doMount, doUmount, attachMount, mountOptions, mountFlagsString, VFS_FLAG_OPTIONS, type MountArgs } from './namespace.js';

@@ -12,18 +12,16 @@ import {
   MS_I_VERSION, MNT_FORCE, MNT_DETACH, MNT_EXPIRE, UMOUNT_NOFOLLOW,
 } from '../../uapi/mount.js';
 import type { Cred } from '../../kernel/auth/index.js';
-import { Mount, type Path, MNT_READONLY, MNT_NOSUID, MNT_NODEV, MNT_NOATIME, MNT_NODIRATIME, MNT_RELATIME, MNT_NOSYMFOLLOW } from './mount.js';
+import { Mount, type Path, MNT_NOEXEC, MNT_READONLY, MNT_NOSUID, MNT_NODEV, MNT_NOATIME, MNT_NODIRATIME, MNT_RELATIME, MNT_NOSYMFOLLOW } from './mount.js';
 import type { Vfs } from './vfs.js';
 import { FS_REQUIRES_DEV } from './super.js';
-
-export const MNT_NOEXEC_FLAG = 0x04;
 
 function mntFlagsFrom(ms: number): number {
   let f = 0;
   if (ms & MS_RDONLY) f |= MNT_READONLY;
   if (ms & MS_NOSUID) f |= MNT_NOSUID;
   if (ms & MS_NODEV) f |= MNT_NODEV;
-  if (ms & MS_NOEXEC) f |= MNT_NOEXEC_FLAG;
+  if (ms & MS_NOEXEC) f |= MNT_NOEXEC;
   if (ms & MS_NOATIME) f |= MNT_NOATIME;
   if (ms & MS_NODIRATIME) f |= MNT_NODIRATIME;
   if (ms & MS_NOSYMFOLLOW) f |= MNT_NOSYMFOLLOW;
@@ -162,19 +160,23 @@ async function releaseSb(m: Mount): Promise<void> {
   sb.vfs.freeAnonDev(sb.dev);
 }
 
-/** Generic options shown in /proc/mounts for a mount ("rw,nosuid,relatime"). */
-export function mountOptions(m: Mount): string {
+/** Per-mount flags in Linux's order (show_mnt_opts): "rw,nosuid,nodev,relatime". */
+export function mountFlagsString(m: Mount): string {
   const o = [m.readOnly ? 'ro' : 'rw'];
   if (m.flags & MNT_NOSUID) o.push('nosuid');
   if (m.flags & MNT_NODEV) o.push('nodev');
-  if (m.flags & MNT_NOEXEC_FLAG) o.push('noexec');
-  if (m.flags & MNT_NOSYMFOLLOW) o.push('nosymfollow');
+  if (m.flags & MNT_NOEXEC) o.push('noexec');
   if (m.flags & MNT_NOATIME) o.push('noatime');
   else if (m.flags & MNT_NODIRATIME) o.push('nodiratime');
   if (!(m.flags & MNT_NOATIME) && m.flags & MNT_RELATIME) o.push('relatime');
-  const extra = m.sb.op.showOptions?.(m.sb);
-  if (extra) o.push(extra);
+  if (m.flags & MNT_NOSYMFOLLOW) o.push('nosymfollow');
   return o.join(',');
+}
+
+/** Options shown in /proc/mounts: the per-mount flags, then the filesystem's own. */
+export function mountOptions(m: Mount): string {
+  const extra = m.sb.op.showOptions?.(m.sb);
+  return extra ? `${mountFlagsString(m)},${extra}` : mountFlagsString(m);
 }
 
 /** Split mount(2) data into VFS flags and the filesystem's own options (as lklfuse/mount(8) do). */
