@@ -1,0 +1,21 @@
+/*
+ * jbd2: the journaling layer, as far as a read-mostly kernel needs it: recovery (replay) of a
+ * journal left dirty by a crash. It knows nothing of ext4; the filesystem reaches it through a
+ * JournalDevice it builds over its journal inode (or external journal) and its block device.
+ *
+ * Use (ext4's glue, at mount, when the ext4 superblock has needs_recovery):
+ *   const jsb = await dev.readBlock(0);
+ *   if (journalNeedsRecovery(jsb)) await recoverJournal(dev, printk);   // then clear needs_recovery
+ * recoverJournal() also validates the journal superblock when there is nothing to replay; it
+ * throws KernelError with Linux's errno and printk message on any failure (see recovery.ts).
+ * For a read-only device (or to replay into an overlay), either pass { readOnlyDryRun: true }
+ * (every check, no write), or a JournalDevice whose writes land in memory.
+ */
+export { recoverJournal, type RecoveryResult, type RecoveryOptions } from './recovery.js';
+export { journalNeedsRecovery, type JournalDevice, type JournalLog } from './journal.js';
+export { RevokeTable, tidGt, tidGeq } from './revoke.js';
+export * as jbd2Layout from './layout.js';
+export {
+  superblockCsum as jbd2SuperblockCsum, csumSeed as jbd2CsumSeed, descriptorBlockCsum as jbd2DescriptorBlockCsum,
+  commitBlockCsum as jbd2CommitBlockCsum, blockTagCsum as jbd2BlockTagCsum,
+} from './checksum.js';
