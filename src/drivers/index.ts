@@ -38,3 +38,6 @@ export const driversInitcall: Initcall = {
 
 export { fillRandom } from './char/mem.js';
 export { defaultTermios, TERMIOS_SIZE, type Termios, type Winsize } from './char/console.js';
+export {
+  blockInitcall, diskAdd, diskReady, diskRemove, diskIds, getBlockDevice, resolveBdev, allocVirtioIndex,
+} from './block/virtio_blk.js';

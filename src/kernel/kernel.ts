@@ -156,7 +156,7 @@ export class Kernel {
     for (const [rawName, value] of params) {
       const name = paramName(rawName);
       if (['mem', 'loglevel', 'quiet', 'debug', 'ignore_loglevel', 'console', 'root', 'rw', 'ro',
-        'init', 'rootfstype', 'printk.time', 'panic', 'virtio_mmio.device', 'lkl_pci'].includes(name)) continue;
+        'init', 'rootfstype', 'printk.time', 'panic', 'virtio_mmio.device', 'lkl_pci', 'gpt'].includes(name)) continue;
       const h = this.paramHandlers.get(name);
       if (h) { if (h(this, value) === false) this.printk(KERN_WARNING, `Malformed option '${rawName}'`); continue; }
       const word = value === null ? rawName : `${rawName}=${value}`;

@@ -1,9 +1,10 @@
 /*
  * The Node.js host: process.hrtime for the clock, setTimeout timers (unref'd when background),
- * stdout for the console, node:crypto for entropy.
+ * stdout for the console, node:crypto for entropy, file descriptors for disk images (disk.ts).
  */
 import { randomFillSync } from 'node:crypto';
 import type { HostOps, HostTimer, HostTimerOptions } from '../host.js';
+import { openDiskImage } from './disk.js';
 
 export interface NodeHostOptions {
   /** Where console output goes; default process.stdout. null silences the kernel. */
@@ -42,6 +43,7 @@ export function createNodeHost(opts: NodeHostOptions = {}): HostOps {
     },
     entropy: (buf: Uint8Array) => { randomFillSync(buf); },
     defer: (fn: () => void) => { setImmediate(fn); },
+    openDisk: (path: string, o: { readOnly: boolean }) => openDiskImage(path, o),
   };
   if (print) host.print = print;
   return host;

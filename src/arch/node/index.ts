@@ -1,2 +1,3 @@
 export { createNodeHost } from './host.js';
 export type { NodeHostOptions } from './host.js';
+export { openDiskImage, type DiskImageOptions } from './disk.js';

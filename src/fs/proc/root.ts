@@ -24,6 +24,7 @@ import {
   type ProcDirOps, type ProcEntrySpec, type ProcDirEntry,
 } from './inode.js';
 import { pidDirInode, current, mountsText, USER_HZ } from './base.js';
+import { blockLayerOf } from '../../block/index.js';
 import { syslogRead, syslogHasUnread, MINIMUM_CONSOLE_LOGLEVEL } from './kmsg.js';
 
 /** readdir positions of pid directories: after every static entry (FIRST_PROCESS_ENTRY). */
@@ -100,6 +101,11 @@ export function filesystemsText(k: Kernel): string {
   let s = '';
   for (const [name, type] of k.vfs.fsTypes) s += `${type.fsFlags & FS_REQUIRES_DEV ? '' : 'nodev'}\t${name}\n`;
   return s;
+}
+
+/** /proc/partitions: every disk and partition, sizes in 1 KiB blocks (block/genhd.c show_partition). */
+export function partitionsText(k: Kernel): string {
+  return blockLayerOf(k)?.partitionsText() ?? 'major minor  #blocks  name\n\n';
 }
 
 // ---- sysctls (sys/kernel) ----------------------------------------------------------------------
@@ -202,6 +208,7 @@ function rootEntries(sb: ProcSuper): ProcEntrySpec[] {
     },
     file('loadavg', 0o444, () => loadavgText(k)),
     file('meminfo', 0o444, () => meminfoText(k)),
+    file('partitions', 0o444, () => partitionsText(k)),
     file('stat', 0o444, () => statText(k)),
     { name: 'sys', make: () => staticDir(sb, 'sys', [{ name: 'kernel', make: () => staticDir(sb, 'sys/kernel', sysKernelEntries(sb)) }]) },
     file('uptime', 0o444, () => uptimeText(k)),

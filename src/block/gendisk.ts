@@ -1,0 +1,562 @@
+/*
+ * A disk (struct gendisk) and its buffer cache.
+ *
+ * The cache holds the disk in 4 KiB pages aligned to the disk's start: page i is bytes
+ * [i*4096, (i+1)*4096) of the disk, whichever BlockDevice (the disk, a partition) asked for them.
+ * Blocks of any size are served from these pages, so a 1 KiB block, the 4 KiB block around it
+ * and the 64 KiB block around that always agree — they are the same bytes. A request that lies
+ * inside one page (every block of 4 KiB or less on a partition aligned to 4 KiB, which is every
+ * partition tool's default) is returned as a view of the page without copying; a block spanning
+ * pages (larger blocks, or a partition starting at an odd sector such as the old MBR default 63)
+ * is assembled into a fresh buffer.
+ *
+ * Memory: the buffer a read request filled becomes the pages it read (no copy per page), so the
+ * cache's memory comes in slabs, charged whole to the 'buffers' budget until the last of their
+ * pages is evicted. A hot page left nearly alone in its slab is copied out (compact) when the
+ * shrinker passes it, so it does not pin the rest.
+ *
+ * Reads. A hit returns at once. A miss asks the request queue for the missing pages (see
+ * queue.ts): on a synchronous backend they are read before read() returns, so the result is
+ * still a plain Uint8Array; on an asynchronous one it is a promise. Sequential readers get
+ * readahead (mm/readahead.c's on-demand scheme, per BlockDevice): a sequential miss reads a
+ * window of RA_INIT pages and puts a mark on the first page past what was asked; reaching the
+ * mark starts the next window, twice as large up to RA_MAX, without waiting for it.
+ *
+ * Writes. bwrite() copies into the cache pages and marks them dirty (reading first the pages it
+ * covers only partly). sync() writes dirty pages in sector order, runs of adjacent pages as one
+ * request, then flushes the backend. A page rewritten while its write was in flight stays dirty
+ * (each change bumps its generation). If memory for new pages cannot be had, the write goes
+ * straight to the backend instead.
+ *
+ * Errors: a failed backend call fails the request with EIO and is logged once, as Linux's
+ * blk_print_req_error does: "I/O error, dev vda, sector 2048 op 0x0:(READ) flags 0x0 ...".
+ */
+import type { DiskBackend } from '../arch/host.js';
+import { fail, isPromise, KernelError, type MaybePromise } from '../lib/errors.js';
+import { Mutex } from '../lib/mutex.js';
+import { EIO } from '../uapi/errno.js';
+import { PAGE_SIZE } from '../mm/index.js';
+import { KERN_ERR } from '../kernel/printk/index.js';
+import {
+  RequestQueue, ReadRequest, MAX_REQUEST_PAGES, REQ_OP_READ, REQ_OP_WRITE, REQ_OP_FLUSH,
+  REQ_OP_NAMES, type QueueOwner,
+} from './queue.js';
+import { BlockDev } from './bdev.js';
+import type { BlockLayer } from './layer.js';
+import { scanPartitionTable } from './partitions/index.js';
+
+export const SECTOR_SIZE = 512;
+/** First readahead window and the largest one, in pages (128 KiB and 512 KiB). */
+export const RA_INIT = 32;
+export const RA_MAX = 128;
+
+/**
+ * The memory behind cached pages. A read request's buffer becomes the pages it read, without a
+ * copy per page; the buffer stays allocated (and charged) until its last page leaves the cache.
+ * Pages made by writes have a slab of their own.
+ */
+export interface Slab {
+  /** Disk page its first page of memory holds. */
+  readonly first: number;
+  /** Pages of memory it holds (what is charged). */
+  readonly count: number;
+  /** Its pages still in the cache. */
+  live: number;
+}
+
+/** When a slab's live pages drop to this fraction, the survivors are copied out and it is freed. */
+const SLAB_COMPACT_DIVISOR = 8;
+
+/** One cached 4 KiB page of a disk. */
+export interface CachePage {
+  readonly index: number;
+  data: Uint8Array;
+  slab: Slab;
+  readonly disk: Gendisk;
+  dirty: boolean;
+  /** Read since the shrinker last looked (second chance). */
+  ref: boolean;
+  /** Bumped on every change, so a write-back that raced with a change leaves the page dirty. */
+  gen: number;
+  onLru: boolean;
+  prev: CachePage | null;
+  next: CachePage | null;
+}
+
+/** Readahead state of one reader (a BlockDevice): file_ra_state, in pages. */
+export interface RaState {
+  /** Last page of the previous read; -2 before the first. */
+  prev: number;
+  /** Byte offset of the previous read (a re-read of the same bytes is not sequential). */
+  prevOff: number;
+  /** Size of the current window (0: not sequential). */
+  size: number;
+  /** End of the current window (exclusive). */
+  end: number;
+  /** Reaching this page starts the next window (-1: none). */
+  mark: number;
+  /** No readahead at or past this page (the reader's device end). */
+  limit: number;
+}
+
+export class Gendisk implements QueueOwner {
+  readonly layer: BlockLayer;
+  readonly backend: DiskBackend;
+  /** Index among the kernel's disks: the letters of the name and the first minor / 16. */
+  readonly index: number;
+  readonly name: string;
+  /** dev_t of the whole disk. */
+  readonly dev: number;
+  /** Bytes, a whole number of 512-byte sectors (a partial last sector is not addressable). */
+  readonly capacity: number;
+  readonly readOnly: boolean;
+  /** parts[0] is the whole disk, parts[n] partition n. */
+  parts: (BlockDev | undefined)[] = [];
+  readonly queue: RequestQueue;
+  /** Cached pages by index. */
+  readonly pages = new Map<number, CachePage>();
+  readonly dirty = new Set<CachePage>();
+  /** Pages being read, and the request reading each. */
+  readonly inflight = new Map<number, ReadRequest>();
+  /** One sync() at a time, so two never write the same pages concurrently. */
+  private readonly syncLock = new Mutex();
+  /** I/O error messages printed (one per failed request). */
+  ioErrors = 0;
+  dead = false;
+
+  constructor(layer: BlockLayer, backend: DiskBackend, index: number, name: string, dev: number) {
+    this.layer = layer;
+    this.backend = backend;
+    this.index = index;
+    this.name = name;
+    this.dev = dev;
+    this.capacity = Math.floor(backend.capacity / SECTOR_SIZE) * SECTOR_SIZE;
+    this.readOnly = backend.readOnly;
+    this.queue = new RequestQueue(this);
+    this.parts[0] = new BlockDev(this, 0, name, dev, 0, this.capacity);
+  }
+
+  get whole(): BlockDev { return this.parts[0]!; }
+  /** Size in 512-byte sectors (get_capacity). */
+  get nrSectors(): number { return this.capacity / SECTOR_SIZE; }
+
+  // --- partitions --------------------------------------------------------------------------------
+
+  /**
+   * Read the partition table and create a BlockDevice per partition (replacing earlier ones).
+   * The partition code logs Linux's line (" vda: vda1 vda2 < vda5 >").
+   */
+  async scanPartitions(): Promise<void> {
+    const whole = this.whole;
+    const table = await scanPartitionTable(
+      (o, l) => whole.readBytes(o, l), this.capacity, (lvl, msg) => this.layer.printk(lvl, msg),
+      { diskName: this.name, forceGpt: this.layer.forceGpt },
+    );
+    this.dropPartitions();
+    const sep = /[0-9]$/.test(this.name) ? 'p' : '';
+    for (const p of table.parts) {
+      if (p.nrSectors <= 0) continue;
+      const minor = p.number < 16 ? this.dev + p.number : -1;
+      const dev = minor >= 0 ? minor : BlockDev.extDev(this.layer.allocExtMinor());
+      this.parts[p.number] = new BlockDev(this, p.number, `${this.name}${sep}${p.number}`, dev,
+        p.startSector * SECTOR_SIZE, p.nrSectors * SECTOR_SIZE);
+    }
+  }
+
+  private dropPartitions(): void {
+    for (let n = 1; n < this.parts.length; n++) {
+      const p = this.parts[n];
+      if (p && p.extMinor >= 0) this.layer.freeExtMinor(p.extMinor);
+    }
+    this.parts.length = 1;
+  }
+
+  // --- reads ---------------------------------------------------------------------------------------
+
+  /** Bytes the page holds (the last page of an odd-sized disk is short). */
+  private pageBytes(i: number): number { return Math.min(PAGE_SIZE, this.capacity - i * PAGE_SIZE); }
+
+  /**
+   * Bytes [off, off+len) of the disk (the caller checked the bounds). Synchronous on a hit or a
+   * synchronous backend. Without `dst`, a range inside one page is a view of the cached page.
+   */
+  read(off: number, len: number, ra: RaState | null, dst?: Uint8Array): MaybePromise<Uint8Array> {
+    if (this.dead) fail(EIO, `${this.name}: disk removed`);
+    const p0 = Math.floor(off / PAGE_SIZE);
+    if (dst === undefined && off + len <= (p0 + 1) * PAGE_SIZE) {
+      const pg = this.pages.get(p0);
+      if (pg !== undefined) {
+        pg.ref = true;
+        if (ra !== null) {
+          if (ra.mark === p0) this.raNext(ra);
+          ra.prev = p0; ra.prevOff = off;
+        }
+        const s = off - p0 * PAGE_SIZE;
+        return s === 0 && len === PAGE_SIZE ? pg.data : pg.data.subarray(s, s + len);
+      }
+    }
+    return this.readSlow(off, len, ra, dst, p0, Math.floor((off + len - 1) / PAGE_SIZE), true);
+  }
+
+  private readSlow(off: number, len: number, ra: RaState | null, dst: Uint8Array | undefined,
+    p0: number, p1: number, retry: boolean): MaybePromise<Uint8Array> {
+    const got: (Uint8Array | undefined)[] = new Array(p1 - p0 + 1);
+    let missing = false;
+    for (let i = p0; i <= p1; i++) {
+      const pg = this.pages.get(i);
+      if (pg) { pg.ref = true; got[i - p0] = pg.data; } else missing = true;
+    }
+    let end = p1 + 1;
+    if (ra !== null) {
+      if (ra.mark >= p0 && ra.mark <= p1) this.raNext(ra);
+      else if (missing) end = this.raOnMiss(ra, off, p0, p1);
+      ra.prev = p1; ra.prevOff = off;
+    }
+    const waits: ReadRequest[] = [];
+    if (missing) this.submitRange(p0, end, p0, p1, waits);
+    const extended = end > p1 + 1;
+    let pending = false;
+    for (const r of waits) if (!r.done) { pending = true; break; }
+    const finish = (): MaybePromise<Uint8Array> => {
+      for (const r of waits) {
+        if (!r.error) continue;
+        // A failure may lie in the readahead part only: try once more for just what was asked.
+        if (retry && extended) return this.readSlow(off, len, null, dst, p0, p1, false);
+        throw new KernelError(EIO, `${this.name}: read error at byte ${off}`);
+      }
+      for (const r of waits) {
+        const a = Math.max(p0, r.first), b = Math.min(p1, r.first + r.count - 1);
+        for (let i = a; i <= b; i++) if (got[i - p0] === undefined) got[i - p0] = r.pageData(i);
+      }
+      return this.assemble(off, len, p0, got, dst);
+    };
+    if (!pending) return finish();
+    return (async () => {
+      for (const r of waits) if (!r.done) await r.wait();
+      return finish();
+    })();
+  }
+
+  private assemble(off: number, len: number, p0: number, got: (Uint8Array | undefined)[], dst?: Uint8Array): Uint8Array {
+    if (dst === undefined && got.length === 1) {
+      const s = off - p0 * PAGE_SIZE;
+      return got[0]!.subarray(s, s + len);
+    }
+    const out = dst ?? new Uint8Array(len);
+    let o = 0;
+    for (let j = 0; j < got.length; j++) {
+      const pageStart = (p0 + j) * PAGE_SIZE;
+      const s = Math.max(off, pageStart) - pageStart;
+      const e = Math.min(off + len, pageStart + PAGE_SIZE) - pageStart;
+      out.set(got[j]!.subarray(s, e), o);
+      o += e - s;
+    }
+    return out;
+  }
+
+  /**
+   * Make sure pages [from, to) are cached or being read: missing runs become requests. Requests
+   * covering pages d0..d1 (the caller's demand) are added to `waits`.
+   */
+  private submitRange(from: number, to: number, d0: number, d1: number, waits: ReadRequest[] | null): void {
+    let runStart = -1;
+    const flush = (runEnd: number) => {
+      if (runStart < 0) return;
+      const r = this.queue.submitRead(runStart, runEnd - runStart);
+      if (!r.done) for (let i = runStart; i < runEnd; i++) this.inflight.set(i, r);
+      if (waits && runStart <= d1 && runEnd > d0 && !waits.includes(r)) waits.push(r);
+      runStart = -1;
+    };
+    for (let i = from; i < to; i++) {
+      if (this.pages.has(i)) { flush(i); continue; }
+      const r = this.inflight.get(i);
+      if (r !== undefined) {
+        flush(i);
+        if (waits && i >= d0 && i <= d1 && !waits.includes(r)) waits.push(r);
+        continue;
+      }
+      if (runStart < 0) runStart = i;
+      else if (i - runStart >= MAX_REQUEST_PAGES) { flush(i); runStart = i; }
+    }
+    flush(to);
+  }
+
+  /** A read that missed: sequential readers get a window, random ones just what they asked. */
+  private raOnMiss(ra: RaState, off: number, p0: number, p1: number): number {
+    if (p0 !== ra.prev + 1 && !(p0 === ra.prev && off > ra.prevOff)) {
+      ra.size = 0; ra.mark = -1; ra.end = p1 + 1;
+      return p1 + 1;
+    }
+    const size = ra.size ? Math.min(ra.size * 2, RA_MAX) : RA_INIT;
+    const end = Math.max(p1 + 1, Math.min(p0 + size, ra.limit));
+    ra.size = size; ra.end = end;
+    ra.mark = end > p1 + 1 ? p1 + 1 : -1;
+    return end;
+  }
+
+  /** The reader reached the mark: start the next window and do not wait for it. */
+  private raNext(ra: RaState): void {
+    const size = Math.min(ra.size ? ra.size * 2 : RA_INIT, RA_MAX);
+    const start = ra.end, end = Math.min(start + size, ra.limit);
+    ra.mark = -1;
+    if (start >= end) return;
+    ra.size = size; ra.end = end; ra.mark = start;
+    this.submitRange(start, end, 0, -1, null);
+  }
+
+  /** Start reading [off, off+len) into the cache; nobody waits. */
+  readahead(off: number, len: number): void {
+    if (this.dead || len <= 0) return;
+    this.submitRange(Math.floor(off / PAGE_SIZE), Math.floor((off + len - 1) / PAGE_SIZE) + 1, 0, -1, null);
+  }
+
+  backendRead(buf: Uint8Array, offset: number): void | Promise<void> { return this.backend.read(buf, offset); }
+
+  /** A read request finished: cache its pages, or report its failure. */
+  readDone(r: ReadRequest, err: unknown): void {
+    const end = r.first + r.count;
+    for (let i = r.first; i < end; i++) if (this.inflight.get(i) === r) this.inflight.delete(i);
+    if (err !== null && err !== undefined) {
+      r.error = new KernelError(EIO, `${this.name}: ${(err as Error)?.message ?? err}`);
+      this.ioError(REQ_OP_READ, r.first * PAGE_SIZE, r.count);
+      return;
+    }
+    if (this.dead) return;
+    let fresh = 0;
+    for (let i = r.first; i < end; i++) if (!this.pages.has(i)) fresh++;
+    if (fresh === 0) return;
+    // The request's buffer becomes the pages: charged whole, as it is kept whole.
+    const slab: Slab = { first: r.first, count: r.count, live: 0 };
+    try {
+      this.layer.mem.charge('buffers', slab.count);
+    } catch {
+      return; // no memory to keep them: the waiters still get the data from the request
+    }
+    const buf = r.buf!;
+    for (let i = r.first; i < end; i++) {
+      if (this.pages.has(i)) continue;
+      const o = (i - r.first) * PAGE_SIZE;
+      const pg = this.newPage(i, buf.subarray(o, o + PAGE_SIZE), slab);
+      this.layer.lruAdd(pg);
+    }
+    if (slab.live === 0) this.layer.mem.uncharge('buffers', slab.count);
+  }
+
+  private newPage(index: number, data: Uint8Array, slab: Slab): CachePage {
+    const pg: CachePage = { index, data, slab, disk: this, dirty: false, ref: false, gen: 0, onLru: false, prev: null, next: null };
+    slab.live++;
+    this.pages.set(index, pg);
+    return pg;
+  }
+
+  /**
+   * Drop a clean page (the shrinker, invalidate). Returns the pages of memory freed: its slab's,
+   * if it was the slab's last page.
+   */
+  evict(pg: CachePage): number {
+    this.layer.lruDel(pg);
+    if (this.pages.get(pg.index) === pg) this.pages.delete(pg.index);
+    const slab = pg.slab;
+    if (--slab.live === 0) {
+      this.layer.mem.uncharge('buffers', slab.count);
+      return slab.count;
+    }
+    return 0;
+  }
+
+  /** Is this page keeping a mostly-empty slab alive (see compact)? */
+  static sparse(slab: Slab): boolean { return slab.count > 1 && slab.live * SLAB_COMPACT_DIVISOR <= slab.count; }
+
+  /**
+   * Copy the surviving pages of a mostly-empty slab into pages of their own and free the slab, so
+   * one hot page does not keep a whole readahead buffer alive. The shrinker calls it for a page
+   * that earns a second chance. Returns the pages of memory freed.
+   */
+  compact(slab: Slab): number {
+    const survivors: CachePage[] = [];
+    for (let i = 0; i < slab.count && survivors.length < slab.live; i++) {
+      const p = this.pages.get(slab.first + i);
+      if (p !== undefined && p.slab === slab) survivors.push(p);
+    }
+    // The survivors stay charged, one page each; the rest of the slab is released.
+    for (const p of survivors) {
+      p.data = p.data.slice();
+      p.slab = { first: p.index, count: 1, live: 1 };
+    }
+    const kept = survivors.length;
+    this.layer.mem.uncharge('buffers', slab.count - kept);
+    slab.live = 0;
+    return slab.count - kept;
+  }
+
+  // --- writes --------------------------------------------------------------------------------------
+
+  /** Store `data` at byte `off` of the disk (bounds and read-only already checked). */
+  write(off: number, data: Uint8Array): MaybePromise<void> {
+    if (this.dead) fail(EIO, `${this.name}: disk removed`);
+    const len = data.length;
+    if (len === 0) return;
+    const p0 = Math.floor(off / PAGE_SIZE), p1 = Math.floor((off + len - 1) / PAGE_SIZE);
+    const need: number[] = [];
+    for (const i of p0 === p1 ? [p0] : [p0, p1]) {
+      const start = i * PAGE_SIZE;
+      const full = off <= start && off + len >= start + this.pageBytes(i);
+      if (!full && !this.pages.has(i)) need.push(i);
+    }
+    if (need.length === 0) return this.writeApply(off, data, p0, p1, null);
+    const fetched = new Map<number, Uint8Array>();
+    const waits: Promise<unknown>[] = [];
+    for (const i of need) {
+      const r = this.read(i * PAGE_SIZE, this.pageBytes(i), null);
+      if (isPromise(r)) waits.push(r.then((d) => fetched.set(i, d)));
+      else fetched.set(i, r);
+    }
+    if (waits.length === 0) return this.writeApply(off, data, p0, p1, fetched);
+    return Promise.all(waits).then(() => this.writeApply(off, data, p0, p1, fetched));
+  }
+
+  private writeApply(off: number, data: Uint8Array, p0: number, p1: number,
+    fetched: Map<number, Uint8Array> | null): MaybePromise<void> {
+    // Dirty pages are off the LRU, so charging below cannot evict the pages we are changing.
+    let fresh = 0;
+    for (let i = p0; i <= p1; i++) {
+      const pg = this.pages.get(i);
+      if (pg) this.markDirty(pg); else fresh++;
+    }
+    if (fresh) {
+      try { this.layer.mem.charge('buffers', fresh); } catch { return this.writeThrough(off, data, p0, p1); }
+    }
+    for (let i = p0; i <= p1; i++) {
+      let pg = this.pages.get(i);
+      if (!pg) {
+        const page = new Uint8Array(PAGE_SIZE);
+        const old = fetched?.get(i);
+        if (old) page.set(old);
+        pg = this.newPage(i, page, { first: i, count: 1, live: 0 });
+        this.markDirty(pg);
+      }
+      const pageStart = i * PAGE_SIZE;
+      const s = Math.max(off, pageStart), e = Math.min(off + data.length, pageStart + PAGE_SIZE);
+      pg.data.set(data.subarray(s - off, e - off), s - pageStart);
+    }
+  }
+
+  /** No memory for new pages: update the cached ones and write to the backend at once. */
+  private writeThrough(off: number, data: Uint8Array, p0: number, p1: number): MaybePromise<void> {
+    for (let i = p0; i <= p1; i++) {
+      const pg = this.pages.get(i);
+      if (!pg) continue;
+      const pageStart = i * PAGE_SIZE;
+      const s = Math.max(off, pageStart), e = Math.min(off + data.length, pageStart + PAGE_SIZE);
+      pg.data.set(data.subarray(s - off, e - off), s - pageStart);
+    }
+    return this.backendCall(REQ_OP_WRITE, data, off, p1 - p0 + 1, true);
+  }
+
+  private markDirty(pg: CachePage): void {
+    if (!pg.dirty) {
+      pg.dirty = true;
+      this.layer.lruDel(pg);
+      this.dirty.add(pg);
+    }
+    pg.gen++;
+  }
+
+  /**
+   * Write back dirty pages of bytes [start, end) in sector order, adjacent pages as one request,
+   * then flush the backend. EIO if any write or the flush failed (the pages stay dirty).
+   */
+  async sync(start = 0, end = this.capacity): Promise<void> {
+    const l = this.syncLock.lock();
+    if (l) await l;
+    try {
+      const first = Math.floor(start / PAGE_SIZE), last = Math.ceil(end / PAGE_SIZE);
+      const list = [...this.dirty].filter((p) => p.index >= first && p.index < last).sort((a, b) => a.index - b.index);
+      let ok = true;
+      for (let i = 0; i < list.length;) {
+        let j = i + 1;
+        while (j < list.length && list[j]!.index === list[j - 1]!.index + 1 && j - i < MAX_REQUEST_PAGES) j++;
+        const run = list.slice(i, j);
+        i = j;
+        const off = run[0]!.index * PAGE_SIZE;
+        const bytes = Math.min(run.length * PAGE_SIZE, this.capacity - off);
+        const buf = new Uint8Array(run.length * PAGE_SIZE);
+        const gens = run.map((p, k) => { buf.set(p.data, k * PAGE_SIZE); return p.gen; });
+        const r = this.backendCall(REQ_OP_WRITE, buf.subarray(0, bytes), off, run.length, false);
+        const done = isPromise(r) ? await r.then(() => true, () => false) : r === undefined;
+        if (!done) { ok = false; continue; }
+        run.forEach((p, k) => {
+          if (p.dirty && p.gen === gens[k] && this.pages.get(p.index) === p) this.markClean(p);
+        });
+      }
+      const f = this.backendCall(REQ_OP_FLUSH, null, 0, 0, false);
+      if (isPromise(f) ? !(await f.then(() => true, () => false)) : f !== undefined) ok = false;
+      if (!ok) fail(EIO, `${this.name}: write-back failed`);
+    } finally {
+      this.syncLock.unlock();
+    }
+  }
+
+  private markClean(pg: CachePage): void {
+    pg.dirty = false;
+    this.dirty.delete(pg);
+    if (!this.dead) this.layer.lruAdd(pg);
+  }
+
+  /**
+   * A write or flush on the backend. With `throwErr`, failures throw EIO (rejects, if async);
+   * without, a failed synchronous call returns false and an asynchronous one rejects.
+   */
+  private backendCall(op: number, buf: Uint8Array | null, off: number, segs: number, throwErr: true): MaybePromise<void>;
+  private backendCall(op: number, buf: Uint8Array | null, off: number, segs: number, throwErr: false): MaybePromise<void | false>;
+  private backendCall(op: number, buf: Uint8Array | null, off: number, segs: number, throwErr: boolean): MaybePromise<void | false> {
+    const onErr = (e: unknown): false => {
+      this.ioError(op, off, segs);
+      if (throwErr) throw new KernelError(EIO, `${this.name}: ${(e as Error)?.message ?? e}`);
+      return false;
+    };
+    let r: void | Promise<void>;
+    try {
+      r = op === REQ_OP_FLUSH ? this.backend.flush() : this.backend.write(buf!, off);
+    } catch (e) {
+      return onErr(e);
+    }
+    if (isPromise(r)) {
+      return r.then(() => undefined, (e: unknown) => {
+        onErr(e);
+        throw new KernelError(EIO, `${this.name}: ${(e as Error)?.message ?? e}`);
+      });
+    }
+    return undefined;
+  }
+
+  /** blk_print_req_error, once per failed request. */
+  ioError(op: number, off: number, segs: number): void {
+    this.ioErrors++;
+    this.layer.printk(KERN_ERR, `I/O error, dev ${this.name}, sector ${Math.floor(off / SECTOR_SIZE)} op 0x${op.toString(16)}:(${REQ_OP_NAMES[op]}) flags 0x0 phys_seg ${segs} prio class 0`);
+  }
+
+  // --- invalidation and removal ----------------------------------------------------------------------
+
+  /** Drop clean cached pages of bytes [start, end), so the next read goes to the backend. */
+  invalidate(start = 0, end = this.capacity): void {
+    const first = Math.floor(start / PAGE_SIZE), last = Math.ceil(end / PAGE_SIZE);
+    for (const pg of [...this.pages.values()]) {
+      if (!pg.dirty && pg.index >= first && pg.index < last) this.evict(pg);
+    }
+  }
+
+  /** The disk is going away: release every page (dirty ones are lost) and refuse further I/O. */
+  kill(): void {
+    if (this.dead) return;
+    this.dead = true;
+    const slabs = new Set<Slab>();
+    for (const pg of this.pages.values()) { this.layer.lruDel(pg); slabs.add(pg.slab); }
+    let n = 0;
+    for (const sl of slabs) { n += sl.count; sl.live = 0; }
+    this.pages.clear();
+    this.dirty.clear();
+    this.layer.mem.uncharge('buffers', n);
+    this.dropPartitions();
+  }
+}
