@@ -32,7 +32,7 @@ export const MINOR = (dev: number) => dev % 2 ** MINORBITS;
 export function new_encode_dev(dev: number): number {
   // dev_t values fit in 32 bits (12-bit major, 20-bit minor), so plain bit operations are exact.
   const major = dev >>> MINORBITS, minor = dev & 0xfffff;
-  return (minor & 0xff) | ((major & 0xfff) << 8) | (((minor & ~0xff) >>> 0) << 12);
+  return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
 export function new_decode_dev(v: number): number {
   const major = (v & 0xfff00) >>> 8;
