@@ -19,7 +19,16 @@ import { NR } from './uapi/unistd.js';
 import { EEXIST, EBUSY } from './uapi/errno.js';
 import { createTmpfsType } from './fs/tmpfs/index.js';
 import { procInitcall } from './fs/proc/index.js';
-import { driversInitcall } from './drivers/index.js';
+import {
+  driversInitcall, blockInitcall, diskAdd, diskReady, diskRemove, getBlockDevice,
+} from './drivers/index.js';
+import { ext4Initcall } from './fs/ext4/index.js';
+import { createMemoryDisk, type BlockDevice } from './block/index.js';
+import type { DiskBackend } from './arch/host.js';
+import { new_encode_dev, S_IFBLK } from './uapi/stat.js';
+import { MS_RDONLY } from './uapi/mount.js';
+import { ENODEV, EROFS, EACCES, EINVAL } from './uapi/errno.js';
+import { KernelFsError } from './api/index.js';
 import { pipeInit } from './fs/pipe/index.js';
 import { eventpollInit } from './fs/eventpoll/index.js';
 import { LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART } from './uapi/misc.js';
@@ -36,6 +45,45 @@ export interface BootOptions {
   cmdline?: string;
   /** Host implementation; defaults to the Node host printing to stdout. */
   host?: HostOps;
+  /** Disks added before boot (lkl_disk_add before lkl_start_kernel); ids 0, 1, ... in order. */
+  disks?: DiskSpec[];
+}
+
+/**
+ * A disk: a backend of your own (DiskBackend: capacity, read, write, flush; may be asynchronous),
+ * a host image file `{ path, readOnly }`, or bytes in memory.
+ */
+export type DiskSpec = DiskBackend | { path: string; readOnly?: boolean } | Uint8Array;
+
+export interface MountDevOptions {
+  /** 0 = the whole disk, N = the Nth partition (Linux numbering). */
+  part?: number;
+  /** A registered filesystem type, or 'auto' (the default) to probe the device. */
+  fstype?: string;
+  /** MS_* flags. */
+  flags?: number;
+  /** Filesystem options (mount(2) data). */
+  opts?: string;
+}
+
+/** Probe order for fstype 'auto', with the on-disk signature each is recognised by. */
+const PROBES: { fstype: string; test(b: Uint8Array): boolean }[] = [
+  { fstype: 'ext4', test: (b) => b[1080] === 0x53 && b[1081] === 0xef },
+  {
+    fstype: 'vfat',
+    test: (b) => b[510] === 0x55 && b[511] === 0xaa && (b[0] === 0xeb || b[0] === 0xe9) &&
+      (ascii(b, 54, 3) === 'FAT' || ascii(b, 82, 3) === 'FAT'),
+  },
+];
+function ascii(b: Uint8Array, o: number, n: number): string { return String.fromCharCode(...b.subarray(o, o + n)); }
+
+function toBackend(host: HostOps, spec: DiskSpec): DiskBackend {
+  if (spec instanceof Uint8Array) return createMemoryDisk(spec);
+  if ('path' in spec) {
+    if (!host.openDisk) throw new Error(`this host (${host.name}) cannot open disk images by path`);
+    return host.openDisk(spec.path, { readOnly: spec.readOnly ?? false });
+  }
+  return spec;
 }
 
 /** The built-in registrations, in order (Linux's initcall levels collapsed into one list). */
@@ -45,7 +93,9 @@ function initcalls(): Initcall[] {
     { name: 'pipe', fn: (k) => pipeInit(k.vfs, k.haltWait) },
     { name: 'eventpoll', fn: (k) => eventpollInit(k.vfs, k.haltWait) },
     procInitcall,
+    ext4Initcall,
     driversInitcall,
+    blockInitcall,
   ];
 }
 
@@ -114,6 +164,73 @@ export class LklKernel extends KernelTask {
   dmesg(): string { return this.k.log.dmesg(); }
   get running(): boolean { return this.k.running; }
 
+  /** lkl_disk_add: attach a disk; returns its id (shared numbering with network devices, as LKL). */
+  async diskAdd(spec: DiskSpec): Promise<number> {
+    const id = diskAdd(this.k, toBackend(this.k.host, spec));
+    await diskReady(this.k, id);
+    return id;
+  }
+
+  /** lkl_disk_remove: EBUSY while one of its filesystems is mounted. */
+  async diskRemove(id: number): Promise<void> { await diskRemove(this.k, id); }
+
+  /**
+   * lkl_mount_dev: mount disk `id` (partition `part`) at /mnt/%08x named after the encoded dev_t,
+   * through a /dev/%08x node, as LKL does. fstype 'auto' probes the signatures of the registered
+   * filesystems. Returns the mount point; throws an error with code/errno on failure.
+   */
+  async mountDev(id: number, o: MountDevOptions = {}): Promise<string> {
+    const bdev: BlockDevice = getBlockDevice(this.k, id, o.part ?? 0);
+    const name = new_encode_dev(bdev.dev).toString(16).padStart(8, '0');
+    const node = `/dev/${name}`, dir = `/mnt/${name}`;
+    let fstype = o.fstype ?? 'auto';
+    if (fstype === 'auto') fstype = await this.probe(bdev);
+    for (const d of ['/dev', '/mnt']) {
+      const r = await this.sys.mkdir(d, 0o700);
+      if (r < 0 && r !== -17) throw new KernelFsError(-r, 'mkdir', d);
+    }
+    let r = await this.sys.mknod(node, S_IFBLK | 0o600, new_encode_dev(bdev.dev));
+    if (r < 0 && r !== -17) throw new KernelFsError(-r, 'mknod', node);
+    r = await this.sys.mkdir(dir, 0o700);
+    if (r < 0 && r !== -17) { await this.sys.unlink(node); throw new KernelFsError(-r, 'mkdir', dir); }
+    let flags = o.flags ?? 0;
+    if (bdev.readOnly) flags |= MS_RDONLY;
+    r = await this.sys.mount(node, dir, fstype, flags, o.opts ?? null);
+    if (r === -EROFS || r === -EACCES) {
+      // Write-protected media: mount read-only instead, as mount(8) and lklfuse do.
+      if (!(flags & MS_RDONLY)) r = await this.sys.mount(node, dir, fstype, flags | MS_RDONLY, o.opts ?? null);
+    }
+    if (r < 0) {
+      await this.sys.rmdir(dir); await this.sys.unlink(node);
+      throw new KernelFsError(-r, 'mount', `${bdev.name} (${fstype})`);
+    }
+    return dir;
+  }
+
+  /** lkl_umount_dev: unmount (retrying on EBUSY up to timeoutMs), then remove node and mount point. */
+  async umountDev(id: number, o: { part?: number; flags?: number; timeoutMs?: number } = {}): Promise<void> {
+    const bdev = getBlockDevice(this.k, id, o.part ?? 0);
+    const name = new_encode_dev(bdev.dev).toString(16).padStart(8, '0');
+    const dir = `/mnt/${name}`;
+    const r = await this.umountTimeout(dir, o.flags ?? 0, o.timeoutMs ?? 1000);
+    if (r < 0) throw new KernelFsError(-r, 'umount', dir);
+    await this.sys.rmdir(dir);
+    await this.sys.unlink(`/dev/${name}`);
+  }
+
+  private async probe(bdev: BlockDevice): Promise<string> {
+    if (bdev.size < 2048) throw new KernelFsError(EINVAL, 'mount', `${bdev.name}: too small to hold a filesystem`);
+    const head = await bdev.readBytes(0, Math.min(bdev.size, 4096));
+    const tried: string[] = [];
+    for (const p of PROBES) {
+      if (!this.k.vfs.fsTypes.has(p.fstype)) continue;
+      tried.push(p.fstype);
+      if (p.test(head)) return p.fstype;
+    }
+    const e = new KernelFsError(ENODEV, 'mount', `${bdev.name}: no known filesystem signature (tried ${tried.join(', ')})`);
+    throw e;
+  }
+
   /** lkl_sys_halt: reboot(2) with LINUX_REBOOT_CMD_RESTART, as LKL does. Returns 0. */
   async halt(): Promise<number> {
     if (!this.k.running) return 0;
@@ -127,6 +244,7 @@ export async function boot(opts: BootOptions = {}): Promise<LklKernel> {
   const cmdline = opts.cmdline ?? '';
   if (cmdline.length >= 4096) throw new RangeError('kernel command line longer than COMMAND_LINE_SIZE (4096)');
   const k = new Kernel(host, cmdline);
+  for (const d of opts.disks ?? []) diskAdd(k, toBackend(host, d));
   await k.boot(initcalls());
   return new LklKernel(k, syscallTable());
 }

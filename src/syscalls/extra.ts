@@ -12,10 +12,12 @@ import { lockSyscalls, fcntlLock, locksOnClose } from './sys_lock.js';
 import { xattrSyscalls } from './sys_xattr.js';
 import { copySyscalls } from './sys_copy.js';
 import { statfsSyscalls } from './sys_statfs.js';
+import { resolveBdev } from '../drivers/index.js';
 
 hooks.pipeFcntl = pipeFcntl;
 hooks.fcntlLock = fcntlLock;
 hooks.onClose = locksOnClose;
+hooks.resolveBdev = (t, source) => resolveBdev(t.kernel, source, t);
 
 export const extraSyscalls: SyscallDef[] = [
   ...infoSyscalls, ...pipeSyscalls, ...pollSyscalls, ...lockSyscalls, ...xattrSyscalls, ...copySyscalls,

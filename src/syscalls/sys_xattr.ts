@@ -25,6 +25,7 @@ import {
 } from '../fs/vfs/index.js';
 import { userBuf, isNull, toInt, toInt32 } from '../mm/index.js';
 import type { SyscallDef } from './types.js';
+import { MS_POSIXACL } from '../uapi/mount.js';
 import { userPathAt, LOOKUP_FOLLOW } from './common.js';
 
 const POSIX_ACL_ACCESS = 'system.posix_acl_access', POSIX_ACL_DEFAULT = 'system.posix_acl_default';
@@ -67,13 +68,17 @@ function permission(t: Task, inode: Inode, name: ByteString, mask: number): void
 
 /**
  * xattr_resolve_name: is there a handler for this name on this inode? No xattr support at all,
- * an unknown namespace or POSIX ACLs (not supported yet) are EOPNOTSUPP; a bare prefix such as
+ * an unknown namespace, or POSIX ACLs on a filesystem without them, are EOPNOTSUPP; a bare prefix such as
  * "user." is EINVAL.
  */
 function resolveHandler(inode: Inode, name: ByteString, has: boolean): void {
   const op = inode.op;
   if (!op.getxattr && !op.setxattr && !op.listxattr && !op.removexattr) fail(EOPNOTSUPP);
-  if (name === POSIX_ACL_ACCESS || name === POSIX_ACL_DEFAULT) fail(EOPNOTSUPP);
+  // ACLs are served only by filesystems mounted with them (SB_POSIXACL), as Linux's posix_acl handlers.
+  if (name === POSIX_ACL_ACCESS || name === POSIX_ACL_DEFAULT) {
+    if (!(inode.sb.flags & MS_POSIXACL) || !has) fail(EOPNOTSUPP);
+    return;
+  }
   for (const p of [XATTR_USER_PREFIX, XATTR_TRUSTED_PREFIX, XATTR_SECURITY_PREFIX]) {
     if (!name.startsWith(p)) continue;
     if (name.length === p.length) fail(EINVAL);
@@ -225,7 +230,7 @@ async function sysFremovexattr(t: Task, fd: unknown, name: unknown): Promise<num
   return doRemovexattr(t, f.path, xattrName(name));
 }
 
-const NOTE = 'system.posix_acl_* not supported (EOPNOTSUPP)';
+const NOTE = 'system.posix_acl_* served where the filesystem has ACLs (ext4 reads); tmpfs: EOPNOTSUPP';
 
 export const xattrSyscalls: SyscallDef[] = [
   { name: 'setxattr', handler: pathSet(true), support: 'partial', note: NOTE },
