@@ -16,7 +16,7 @@ import { File, FMODE_PATH, type FileOperations } from './file.js';
 import type { Inode } from './inode.js';
 import { type Path, followMounts } from './mount.js';
 import {
-  pathLookup, pathParent, lookupChild, LOOKUP_FOLLOW, LOOKUP_DIRECTORY, LAST_NORM, MAXSYMLINKS,
+  pathLookup, pathLookupCached, pathParent, lookupChild, LOOKUP_FOLLOW, LOOKUP_DIRECTORY, LAST_NORM, MAXSYMLINKS,
 } from './namei.js';
 import { inodePermission, ownerOrCapable, MAY_READ, MAY_WRITE, MAY_EXEC, FS_APPEND_FL } from './permission.js';
 import { type FsContext, initOwner, dAdd, maybeEvict } from './namei_ops.js';
@@ -131,7 +131,8 @@ export async function doFilpOpen(ctx: FsContext, start: Path, name: ByteString, 
     if (!(flags & O_NOFOLLOW)) lf |= LOOKUP_FOLLOW;
     if (flags & O_DIRECTORY) lf |= LOOKUP_DIRECTORY;
     lf |= how.resolve;
-    path = await pathLookup(ctx, start, name, lf);
+    // A cached path needs no await; anything doubtful takes the full walk (and its errno).
+    path = pathLookupCached(ctx, start, name, lf) ?? await pathLookup(ctx, start, name, lf);
     const inode = path.dentry.inode!;
     if (inode.isLnk && !(flags & O_PATH)) fail(ELOOP);
   } else {
