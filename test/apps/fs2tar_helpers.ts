@@ -248,6 +248,10 @@ export async function buildKernelTree(t: KernelTask, root: string): Promise<void
   await must(sys.fchmodat(AT_FDCWD, P('sticky'), 0o1777), 'chmod sticky');
   await must(sys.mkdirat(AT_FDCWD, P('private'), 0o700), 'mkdir private');
   await write('private/inside', enc.encode('x'), 0o600);
+  // Mode 0000 must stay 0000 (tar-stream would turn a zero mode into 0644).
+  await write('mode-none', enc.encode('locked'), 0o000);
+  await must(sys.mkdirat(AT_FDCWD, P('dir-none'), 0o000), 'mkdir dir-none');
+  await must(sys.fchmodat(AT_FDCWD, P('dir-none'), 0o000), 'chmod dir-none');
 
   // Names.
   for (const n of ['déjà vu', '日本語のファイル', 'emoji 🎉', 'space and\ttab', 'newline\nname']) await write(n, enc.encode(n));
@@ -272,6 +276,8 @@ export async function buildKernelTree(t: KernelTask, root: string): Promise<void
   await must(sys.symlinkat('/etc/passwd', AT_FDCWD, P('links/abs')), 'symlink');
   await must(sys.symlinkat(`${'t/'.repeat(150)}target`, AT_FDCWD, P('links/long')), 'symlink');
   await must(sys.symlinkat('déjà vu', AT_FDCWD, P('links/unicode')), 'symlink');
+  // A hard link to a symlink: one inode, two names; the second must be a link entry.
+  await must(sys.linkat(AT_FDCWD, P('links/rel'), AT_FDCWD, P('links/rel-hardlink'), 0), 'link symlink');
   await xattr('links/rel', 'trusted.onlink', enc.encode('symlink xattr'));
   await times('links/rel', 1_400_000_000, 400_000_000);
 

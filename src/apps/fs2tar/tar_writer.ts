@@ -256,7 +256,9 @@ export class TarWriter {
       // A directory name gets its '/' from tar-stream: leave room for it.
       name: standIn(e.path, 99),
       type: e.type,
-      mode: e.mode & 0o7777,
+      // tar-stream turns a zero mode into 0644/0755; a non-zero value with empty low 12 bits
+      // survives its masking as a true 0000.
+      mode: (e.mode & 0o7777) || 0o10000,
       uid: e.uid > USTAR_ID_MAX ? USTAR_ID_MAX : e.uid,
       gid: e.gid > USTAR_ID_MAX ? USTAR_ID_MAX : e.gid,
       size,

@@ -156,6 +156,8 @@ class Walker {
         if (n < 0) { this.fail(ap, 'readlink', n); return; }
         e.type = 'symlink';
         e.linkpath = this.linkBuf.slice(0, n);
+        // A hard-linked symlink is one inode too: later names become link entries.
+        if (this.hardLink(st, ap, e)) e.type = 'link';
         return this.emit(e);
       }
       case S_IFCHR: case S_IFBLK:
