@@ -159,6 +159,8 @@ export function paxBody(e: TarEntry): Uint8Array {
 export class TarWriter {
   private readonly pack: PackInternals;
   private readonly pump: Promise<void>;
+  /** The pump is waiting for tar-stream to produce more (nothing is buffered). */
+  private starved = false;
   private produced = 0;
   private consumed = 0;
   private waiters: Array<() => void> = [];
@@ -203,8 +205,16 @@ export class TarWriter {
 
   private async runPump(): Promise<void> {
     try {
-      for await (const chunk of this.pack) {
-        const c = chunk as Uint8Array;
+      const it = (this.pack as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+      for (;;) {
+        // Waiting for input means tar-stream holds nothing unread: whatever `produced` estimates,
+        // there is nothing to throttle for, so writers held in throttle() may go on.
+        this.starved = true;
+        this.wake();
+        const next = await it.next();
+        this.starved = false;
+        if (next.done) break;
+        const c = next.value;
         if (c.length >= 65536) {
           await this.flushStage();
           await this.sink(c);
@@ -238,7 +248,7 @@ export class TarWriter {
   }
 
   private async throttle(): Promise<void> {
-    while (!this.failure && this.produced - this.consumed > HIGH_WATER) {
+    while (!this.failure && !this.starved && this.produced - this.consumed > HIGH_WATER) {
       await new Promise<void>((r) => this.waiters.push(r));
     }
     if (this.failure) throw this.failure;
