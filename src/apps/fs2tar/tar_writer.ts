@@ -72,6 +72,8 @@ const USTAR_ID_MAX = 0o777777;
 /** ...and sizes as eleven (beyond that it switches to base-256, which some readers lack). */
 const USTAR_SIZE_MAX = 0o77777777777;
 const HIGH_WATER = 8 << 20, LOW_WATER = 2 << 20;
+
+const roundUp512 = (n: number) => Math.ceil(n / 512) * 512;
 const STAGE_SIZE = 1 << 20;
 
 interface StreamHeader {
@@ -279,7 +281,10 @@ export class TarWriter {
     if (e.devmajor !== undefined) h.devmajor = Math.min(e.devmajor, USTAR_ID_MAX);
     if (e.devminor !== undefined) h.devminor = Math.min(e.devminor, USTAR_ID_MAX);
     if ((e.devmajor ?? 0) > USTAR_ID_MAX || (e.devminor ?? 0) > USTAR_ID_MAX) h[WIDE_DEV] = [e.devmajor ?? 0, e.devminor ?? 0];
-    this.produced += 1536 + body.length;
+    // Exactly what the archive gets for this entry before its body: the ustar header, and the pax
+    // header and body rounded to 512 when there are records; the body's own padding is added at
+    // end(). An estimate here drifts over thousands of entries and can stall throttle().
+    this.produced += 512 + (body ? 512 + roundUp512(body.length) : 0);
 
     let settle!: (err?: Error | null) => void;
     const done = new Promise<void>((resolve, reject) => {
@@ -302,6 +307,7 @@ export class TarWriter {
         await this.throttle();
       },
       end: async () => {
+        this.produced += roundUp512(size) - size;
         sink.end();
         await this.race(done);
       },
