@@ -4,23 +4,23 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeHost } from '../../arch/fake/index.js';
-import { Clock } from '../../kernel/ktime/index.js';
-import { Cred } from '../../kernel/auth/index.js';
-import { MemoryBudget } from '../../mm/index.js';
-import { KernelError } from '../../lib/errors.js';
-import { WaitQueue } from '../../lib/waitqueue.js';
-import { Vfs, File, Inode, SuperBlock, Dentry, vfsRead, vfsWrite, vfsLlseek, fput, type FileOperations } from '../vfs/index.js';
-import { EAGAIN, EINVAL, EPERM, EEXIST, ENOENT, ELOOP, ESPIPE, EINTR } from '../../uapi/errno.js';
-import { O_NONBLOCK, O_RDWR, EFD_SEMAPHORE, O_CLOEXEC } from '../../uapi/fcntl.js';
+import { FakeHost } from '../../../../src/arch/fake/index.js';
+import { Clock } from '../../../../src/kernel/ktime/index.js';
+import { Cred } from '../../../../src/kernel/auth/index.js';
+import { MemoryBudget } from '../../../../src/mm/index.js';
+import { KernelError } from '../../../../src/lib/errors.js';
+import { WaitQueue } from '../../../../src/lib/waitqueue.js';
+import { Vfs, File, Inode, SuperBlock, Dentry, vfsRead, vfsWrite, vfsLlseek, fput, type FileOperations } from '../../../../src/fs/vfs/index.js';
+import { EAGAIN, EINVAL, EPERM, EEXIST, ENOENT, ELOOP, ESPIPE, EINTR } from '../../../../src/uapi/errno.js';
+import { O_NONBLOCK, O_RDWR, EFD_SEMAPHORE, O_CLOEXEC } from '../../../../src/uapi/fcntl.js';
 import {
   POLLIN, POLLOUT, POLLNVAL, POLLHUP, POLLRDNORM, EPOLLIN, EPOLLOUT, EPOLLET, EPOLLONESHOT,
   EPOLLEXCLUSIVE, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_CLOEXEC,
-} from '../../uapi/misc.js';
-import { S_IFDIR } from '../../uapi/stat.js';
+} from '../../../../src/uapi/misc.js';
+import { S_IFDIR } from '../../../../src/uapi/stat.js';
 import {
   createEventfd, createEpoll, epollCtl, epollWait, doPoll, eventpollInit, DEFAULT_POLLMASK,
-} from './index.js';
+} from '../../../../src/fs/eventpoll/index.js';
 
 function setup() {
   const host = new FakeHost();

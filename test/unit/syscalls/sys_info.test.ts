@@ -4,21 +4,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeHost } from '../arch/fake/index.js';
-import { Kernel, Cred, type Task } from '../kernel/index.js';
-import { createTmpfsType } from '../fs/tmpfs/index.js';
-import { procInitcall } from '../fs/proc/index.js';
-import { driversInitcall, populateDev } from '../drivers/index.js';
-import { NR } from '../uapi/unistd.js';
-import { EINVAL, EPERM, ENOSPC, ENOTTY, EAGAIN } from '../uapi/errno.js';
-import { AT_FDCWD, O_RDONLY, O_RDWR, O_NONBLOCK } from '../uapi/fcntl.js';
+import { FakeHost } from '../../../src/arch/fake/index.js';
+import { Kernel, Cred, type Task } from '../../../src/kernel/index.js';
+import { createTmpfsType } from '../../../src/fs/tmpfs/index.js';
+import { procInitcall } from '../../../src/fs/proc/index.js';
+import { driversInitcall, populateDev } from '../../../src/drivers/index.js';
+import { NR } from '../../../src/uapi/unistd.js';
+import { EINVAL, EPERM, ENOSPC, ENOTTY, EAGAIN } from '../../../src/uapi/errno.js';
+import { AT_FDCWD, O_RDONLY, O_RDWR, O_NONBLOCK } from '../../../src/uapi/fcntl.js';
 import {
   SYSLOG_ACTION_READ, SYSLOG_ACTION_READ_ALL, SYSLOG_ACTION_SIZE_BUFFER, SYSLOG_ACTION_SIZE_UNREAD,
   SYSLOG_ACTION_CONSOLE_LEVEL, SYSLOG_ACTION_CONSOLE_OFF, SYSLOG_ACTION_CONSOLE_ON, SYSLOG_ACTION_CLEAR,
   SYSLOG_ACTION_READ_CLEAR, GRND_RANDOM, GRND_INSECURE, GRND_NONBLOCK, TIOCGWINSZ,
-} from '../uapi/misc.js';
-import { ALL_SYSCALLS, buildTable, dispatch } from './table.js';
-import { infoSyscalls } from './sys_info.js';
+} from '../../../src/uapi/misc.js';
+import { ALL_SYSCALLS, buildTable, dispatch } from '../../../src/syscalls/table.js';
+import { infoSyscalls } from '../../../src/syscalls/sys_info.js';
 
 const dec = new TextDecoder();
 

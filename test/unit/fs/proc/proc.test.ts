@@ -4,19 +4,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeHost } from '../../arch/fake/index.js';
-import { Kernel, Cred, type Task } from '../../kernel/index.js';
-import { createTmpfsType } from '../tmpfs/index.js';
+import { FakeHost } from '../../../../src/arch/fake/index.js';
+import { Kernel, Cred, type Task } from '../../../../src/kernel/index.js';
+import { createTmpfsType } from '../../../../src/fs/tmpfs/index.js';
 import {
   doFilpOpen, openPath, fput, vfsRead, vfsWrite, iterateDir, pathLookup, vfsGetattr, LOOKUP_FOLLOW,
   type File,
-} from '../vfs/index.js';
-import { KernelError } from '../../lib/errors.js';
-import { utf8Decode, utf8Encode } from '../../lib/bytestr.js';
-import { O_RDONLY, O_WRONLY, O_NONBLOCK, O_DIRECTORY } from '../../uapi/fcntl.js';
-import { ENOENT, EACCES, EAGAIN, EINVAL } from '../../uapi/errno.js';
-import { PROC_SUPER_MAGIC, S_IFMT, S_IFLNK, S_IFDIR } from '../../uapi/stat.js';
-import { procInitcall } from './index.js';
+} from '../../../../src/fs/vfs/index.js';
+import { KernelError } from '../../../../src/lib/errors.js';
+import { utf8Decode, utf8Encode } from '../../../../src/lib/bytestr.js';
+import { O_RDONLY, O_WRONLY, O_NONBLOCK, O_DIRECTORY } from '../../../../src/uapi/fcntl.js';
+import { ENOENT, EACCES, EAGAIN, EINVAL } from '../../../../src/uapi/errno.js';
+import { PROC_SUPER_MAGIC, S_IFMT, S_IFLNK, S_IFDIR } from '../../../../src/uapi/stat.js';
+import { procInitcall } from '../../../../src/fs/proc/index.js';
 
 async function bootProc(): Promise<Kernel> {
   const k = new Kernel(new FakeHost(), 'mem=32M foo');

@@ -6,14 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KernelError } from '../../lib/errors.js';
-import { EINVAL, EBADMSG, EUCLEAN, EIO } from '../../uapi/errno.js';
-import { recoverJournal, journalNeedsRecovery, type JournalDevice, type RecoveryResult } from './index.js';
-import * as L from './layout.js';
+import { KernelError } from '../../../../src/lib/errors.js';
+import { EINVAL, EBADMSG, EUCLEAN, EIO } from '../../../../src/uapi/errno.js';
+import { recoverJournal, journalNeedsRecovery, type JournalDevice, type RecoveryResult } from '../../../../src/fs/jbd2/index.js';
+import * as L from '../../../../src/fs/jbd2/layout.js';
 import {
   superblockCsum, csumSeed, descriptorBlockCsum, commitBlockCsum, blockTagCsum, crc32Be,
-} from './checksum.js';
-import { RevokeTable } from './revoke.js';
+} from '../../../../src/fs/jbd2/checksum.js';
+import { RevokeTable } from '../../../../src/fs/jbd2/revoke.js';
 
 const V3 = L.JBD2_FEATURE_INCOMPAT_CSUM_V3, V2 = L.JBD2_FEATURE_INCOMPAT_CSUM_V2;
 const B64 = L.JBD2_FEATURE_INCOMPAT_64BIT, REVOKE = L.JBD2_FEATURE_INCOMPAT_REVOKE;

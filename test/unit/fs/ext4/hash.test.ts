@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import {
   dirhash, DX_HASH_LEGACY, DX_HASH_HALF_MD4, DX_HASH_TEA, DX_HASH_LEGACY_UNSIGNED,
   DX_HASH_HALF_MD4_UNSIGNED, DX_HASH_TEA_UNSIGNED, dxHashName,
-} from './hash.js';
+} from '../../../../src/fs/ext4/hash.js';
 
 const enc = new TextEncoder();
 const SEED_UUID = '01234567-89ab-cdef-0123-456789abcdef';

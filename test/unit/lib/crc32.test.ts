@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc32, crc32_le } from './crc32.js';
+import { crc32, crc32_le } from '../../../src/lib/crc32.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 

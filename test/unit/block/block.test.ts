@@ -6,14 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBudget, PAGE_SIZE } from '../mm/index.js';
-import { KernelError, isPromise } from '../lib/errors.js';
-import { EIO, EROFS, EINVAL } from '../uapi/errno.js';
-import { MKDEV } from '../uapi/stat.js';
-import type { DiskBackend } from '../arch/host.js';
+import { MemoryBudget, PAGE_SIZE } from '../../../src/mm/index.js';
+import { KernelError, isPromise } from '../../../src/lib/errors.js';
+import { EIO, EROFS, EINVAL } from '../../../src/uapi/errno.js';
+import { MKDEV } from '../../../src/uapi/stat.js';
+import type { DiskBackend } from '../../../src/arch/host.js';
 import {
   BlockLayer, createMemoryDisk, RA_MAX, MAX_REQUEST_PAGES, type BlockDev, type Gendisk,
-} from './index.js';
+} from '../../../src/block/index.js';
 
 const MiB = 1024 * 1024;
 
@@ -118,7 +118,7 @@ test('cache coherence: blocks of every size and a misaligned partition see the s
   bd.bwrite(2, 65536, w);
   assert.equal((await get(bd.bread(2 * 128 + 7, 512)))[0], 0x5a, '512-byte block inside the 64K write');
   // A partition at sector 63 (old MBR alignment): its 4K blocks straddle disk pages.
-  const { BlockDev } = await import('./bdev.js');
+  const { BlockDev } = await import('../../../src/block/bdev.js');
   const part: BlockDev = new BlockDev(d, 1, 'vda1', d.dev + 1, 63 * 512, 2048 * 512);
   const pb = await get(part.bread(100, 4096));
   assert.deepEqual(pb, img.subarray(63 * 512 + 100 * 4096, 63 * 512 + 101 * 4096));

@@ -1,7 +1,7 @@
 /* CRC-32C vectors (RFC 3720 appendix B.4 and the classic "123456789" check value). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc32c, crc32cU32, crc32cStandard } from './crc32c.js';
+import { crc32c, crc32cU32, crc32cStandard } from '../../../src/lib/crc32c.js';
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;

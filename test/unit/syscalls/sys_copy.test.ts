@@ -1,21 +1,21 @@
 /* sendfile, copy_file_range and statfs/fstatfs at the syscall level, on a booted kernel. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeHost } from '../arch/fake/index.js';
-import { Kernel } from '../kernel/index.js';
-import { createTmpfsType } from '../fs/tmpfs/index.js';
-import { NR } from '../uapi/unistd.js';
+import { FakeHost } from '../../../src/arch/fake/index.js';
+import { Kernel } from '../../../src/kernel/index.js';
+import { createTmpfsType } from '../../../src/fs/tmpfs/index.js';
+import { NR } from '../../../src/uapi/unistd.js';
 import {
   EBADF, EINVAL, EISDIR, EXDEV, EOVERFLOW, EFAULT, ESPIPE, ENOENT,
-} from '../uapi/errno.js';
-import { AT_FDCWD, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_APPEND, O_PATH, O_DIRECTORY } from '../uapi/fcntl.js';
-import { STATFS_SIZE, TMPFS_MAGIC, ST_VALID, ST_RDONLY, ST_NOSUID, ST_RELATIME, new_encode_dev } from '../uapi/stat.js';
-import { MS_RDONLY, MS_NOSUID } from '../uapi/mount.js';
-import { buildTable, dispatch } from './table.js';
-import { fsSyscalls } from './sys_fs.js';
-import { processSyscalls } from './sys_process.js';
-import { copySyscalls } from './sys_copy.js';
-import { statfsSyscalls } from './sys_statfs.js';
+} from '../../../src/uapi/errno.js';
+import { AT_FDCWD, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_APPEND, O_PATH, O_DIRECTORY } from '../../../src/uapi/fcntl.js';
+import { STATFS_SIZE, TMPFS_MAGIC, ST_VALID, ST_RDONLY, ST_NOSUID, ST_RELATIME, new_encode_dev } from '../../../src/uapi/stat.js';
+import { MS_RDONLY, MS_NOSUID } from '../../../src/uapi/mount.js';
+import { buildTable, dispatch } from '../../../src/syscalls/table.js';
+import { fsSyscalls } from '../../../src/syscalls/sys_fs.js';
+import { processSyscalls } from '../../../src/syscalls/sys_process.js';
+import { copySyscalls } from '../../../src/syscalls/sys_copy.js';
+import { statfsSyscalls } from '../../../src/syscalls/sys_statfs.js';
 
 async function bootKernel() {
   const k = new Kernel(new FakeHost(), 'mem=32M');

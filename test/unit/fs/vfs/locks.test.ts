@@ -1,18 +1,18 @@
 /* Lock algebra: ranges, split/merge, conflict tables, waiting, deadlock, flock conversion. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KernelError } from '../../lib/errors.js';
-import { WaitQueue } from '../../lib/waitqueue.js';
-import { EAGAIN, EBADF, EDEADLK, EINTR, EINVAL, EOVERFLOW } from '../../uapi/errno.js';
+import { KernelError } from '../../../../src/lib/errors.js';
+import { WaitQueue } from '../../../../src/lib/waitqueue.js';
+import { EAGAIN, EBADF, EDEADLK, EINTR, EINVAL, EOVERFLOW } from '../../../../src/uapi/errno.js';
 import {
   F_RDLCK, F_WRLCK, F_UNLCK, F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
   LOCK_SH, LOCK_EX, LOCK_UN, LOCK_NB, SEEK_SET, SEEK_CUR, SEEK_END,
-} from '../../uapi/fcntl.js';
-import { FMODE_READ, FMODE_WRITE, type File } from './file.js';
+} from '../../../../src/uapi/fcntl.js';
+import { FMODE_READ, FMODE_WRITE, type File } from '../../../../src/fs/vfs/file.js';
 import {
   applyRange, flockRange, fcntlGetlk, fcntlSetlk, flockFile, locksRemovePosix, locksRemoveFile,
   inodeLocks, OFFSET_MAX, FLOCK_SIZE, type Flock,
-} from './locks.js';
+} from '../../../../src/fs/vfs/locks.js';
 
 const RW = FMODE_READ | FMODE_WRITE;
 

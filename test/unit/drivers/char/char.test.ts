@@ -4,17 +4,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeHost } from '../../arch/fake/index.js';
-import { Kernel } from '../../kernel/index.js';
-import { createTmpfsType } from '../../fs/tmpfs/index.js';
-import { doFilpOpen, fput, vfsRead, vfsWrite, vfsLlseek, vfsGetattr, type File } from '../../fs/vfs/index.js';
-import { KernelError } from '../../lib/errors.js';
-import { utf8Encode } from '../../lib/bytestr.js';
-import { O_RDWR } from '../../uapi/fcntl.js';
-import { ENOSPC, ENOTTY, ESPIPE } from '../../uapi/errno.js';
-import { S_IFCHR, MKDEV } from '../../uapi/stat.js';
-import { TCGETS, TIOCGWINSZ, POLLIN, POLLOUT } from '../../uapi/misc.js';
-import { driversInitcall, populateDev } from '../index.js';
+import { FakeHost } from '../../../../src/arch/fake/index.js';
+import { Kernel } from '../../../../src/kernel/index.js';
+import { createTmpfsType } from '../../../../src/fs/tmpfs/index.js';
+import { doFilpOpen, fput, vfsRead, vfsWrite, vfsLlseek, vfsGetattr, type File } from '../../../../src/fs/vfs/index.js';
+import { KernelError } from '../../../../src/lib/errors.js';
+import { utf8Encode } from '../../../../src/lib/bytestr.js';
+import { O_RDWR } from '../../../../src/uapi/fcntl.js';
+import { ENOSPC, ENOTTY, ESPIPE } from '../../../../src/uapi/errno.js';
+import { S_IFCHR, MKDEV } from '../../../../src/uapi/stat.js';
+import { TCGETS, TIOCGWINSZ, POLLIN, POLLOUT } from '../../../../src/uapi/misc.js';
+import { driversInitcall, populateDev } from '../../../../src/drivers/index.js';
 
 async function bootDev(): Promise<{ k: Kernel; host: FakeHost }> {
   const host = new FakeHost();

@@ -3,26 +3,26 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeHost } from '../../arch/fake/index.js';
-import { Clock } from '../../kernel/ktime/index.js';
-import { Cred } from '../../kernel/auth/index.js';
-import { MemoryBudget } from '../../mm/index.js';
-import { KernelError } from '../../lib/errors.js';
-import { WaitQueue } from '../../lib/waitqueue.js';
+import { FakeHost } from '../../../../src/arch/fake/index.js';
+import { Clock } from '../../../../src/kernel/ktime/index.js';
+import { Cred } from '../../../../src/kernel/auth/index.js';
+import { MemoryBudget } from '../../../../src/mm/index.js';
+import { KernelError } from '../../../../src/lib/errors.js';
+import { WaitQueue } from '../../../../src/lib/waitqueue.js';
 import {
   Vfs, Inode, SuperBlock, Dentry, vfsRead, vfsWrite, vfsLlseek, fput, openPath, type Path,
-} from '../vfs/index.js';
+} from '../../../../src/fs/vfs/index.js';
 import {
   EAGAIN, EPIPE, ESPIPE, EBADF, EINVAL, EPERM, EBUSY, ENXIO, EINTR, ENOTTY,
-} from '../../uapi/errno.js';
+} from '../../../../src/uapi/errno.js';
 import {
   O_NONBLOCK, O_DIRECT, O_RDONLY, O_WRONLY, O_RDWR, F_GETPIPE_SZ, F_SETPIPE_SZ, PIPE_BUF,
-} from '../../uapi/fcntl.js';
-import { S_IFIFO, S_IFDIR, S_IFREG } from '../../uapi/stat.js';
+} from '../../../../src/uapi/fcntl.js';
+import { S_IFIFO, S_IFDIR, S_IFREG } from '../../../../src/uapi/stat.js';
 import {
   POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, POLLHUP, POLLERR, FIONREAD,
-} from '../../uapi/misc.js';
-import { createPipe, pipeFcntl, pipeInit, getPipeInfo, pipeHalt } from './index.js';
+} from '../../../../src/uapi/misc.js';
+import { createPipe, pipeFcntl, pipeInit, getPipeInfo, pipeHalt } from '../../../../src/fs/pipe/index.js';
 
 /** A Vfs on a fake host with a tiny hand-built filesystem: / holding FIFO "f" and file "reg". */
 async function setup() {

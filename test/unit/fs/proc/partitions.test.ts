@@ -4,14 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeHost } from '../../arch/fake/index.js';
-import { Kernel } from '../../kernel/index.js';
-import { createTmpfsType } from '../tmpfs/index.js';
-import { doFilpOpen, fput, vfsRead } from '../vfs/index.js';
-import { utf8Decode } from '../../lib/bytestr.js';
-import { O_RDONLY } from '../../uapi/fcntl.js';
-import { BlockLayer, attachBlockLayer, createMemoryDisk } from '../../block/index.js';
-import { procInitcall } from './index.js';
+import { FakeHost } from '../../../../src/arch/fake/index.js';
+import { Kernel } from '../../../../src/kernel/index.js';
+import { createTmpfsType } from '../../../../src/fs/tmpfs/index.js';
+import { doFilpOpen, fput, vfsRead } from '../../../../src/fs/vfs/index.js';
+import { utf8Decode } from '../../../../src/lib/bytestr.js';
+import { O_RDONLY } from '../../../../src/uapi/fcntl.js';
+import { BlockLayer, attachBlockLayer, createMemoryDisk } from '../../../../src/block/index.js';
+import { procInitcall } from '../../../../src/fs/proc/index.js';
 
 async function boot(): Promise<Kernel> {
   const k = new Kernel(new FakeHost(), 'mem=32M');

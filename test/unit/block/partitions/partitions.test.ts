@@ -6,10 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc32 } from '../../lib/crc32.js';
+import { crc32 } from '../../../../src/lib/crc32.js';
 import {
   scanPartitions, scanPartitionTable, formatPartitionLine, type PartitionInfo, type ScanOptions,
-} from './index.js';
+} from '../../../../src/block/partitions/index.js';
 
 // ------------------------------------------------------------------ image builders
 

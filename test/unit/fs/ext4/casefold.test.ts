@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { casefoldString, utf8Casefold, CiName } from './casefold.js';
+import { casefoldString, utf8Casefold, CiName } from '../../../../src/fs/ext4/casefold.js';
 
 const enc = new TextEncoder();
 const cps = (s: string) => [...s].map((c) => c.codePointAt(0)!.toString(16)).join(' ');

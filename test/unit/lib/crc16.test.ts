@@ -1,7 +1,7 @@
 /* CRC-16 (0x8005 reflected, Linux lib/crc16) check values. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc16 } from './crc16.js';
+import { crc16 } from '../../../src/lib/crc16.js';
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 

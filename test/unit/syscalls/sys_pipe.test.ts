@@ -5,29 +5,29 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeHost } from '../arch/fake/index.js';
-import { Kernel, type Task } from '../kernel/index.js';
-import { createTmpfsType } from '../fs/tmpfs/index.js';
-import { pipeInit, pipeFcntl } from '../fs/pipe/index.js';
-import { eventpollInit } from '../fs/eventpoll/index.js';
-import { NR } from '../uapi/unistd.js';
+import { FakeHost } from '../../../src/arch/fake/index.js';
+import { Kernel, type Task } from '../../../src/kernel/index.js';
+import { createTmpfsType } from '../../../src/fs/tmpfs/index.js';
+import { pipeInit, pipeFcntl } from '../../../src/fs/pipe/index.js';
+import { eventpollInit } from '../../../src/fs/eventpoll/index.js';
+import { NR } from '../../../src/uapi/unistd.js';
 import {
   EAGAIN, EPIPE, EINVAL, EBADF, EFAULT, EMFILE, EEXIST, ENOENT, EPERM, ESPIPE, ENXIO, EINTR,
-} from '../uapi/errno.js';
+} from '../../../src/uapi/errno.js';
 import {
   O_NONBLOCK, O_CLOEXEC, O_RDONLY, O_WRONLY, O_CREAT, AT_FDCWD, F_SETPIPE_SZ, F_GETPIPE_SZ,
   F_GETFD, PIPE_BUF, EFD_SEMAPHORE, EFD_NONBLOCK,
-} from '../uapi/fcntl.js';
+} from '../../../src/uapi/fcntl.js';
 import {
   POLLIN, POLLOUT, POLLNVAL, POLLHUP, EPOLLIN, EPOLLOUT, EPOLLET, EPOLLONESHOT, EPOLL_CTL_ADD,
   EPOLL_CTL_MOD, EPOLL_CTL_DEL, FIONREAD, RLIMIT_NOFILE,
-} from '../uapi/misc.js';
-import { S_IFIFO } from '../uapi/stat.js';
-import { ALL_SYSCALLS, buildTable, dispatch } from './table.js';
-import { hooks } from './hooks.js';
-import { pipeSyscalls } from './sys_pipe.js';
-import { pollSyscalls } from './sys_poll.js';
-import type { SyscallDef } from './types.js';
+} from '../../../src/uapi/misc.js';
+import { S_IFIFO } from '../../../src/uapi/stat.js';
+import { ALL_SYSCALLS, buildTable, dispatch } from '../../../src/syscalls/table.js';
+import { hooks } from '../../../src/syscalls/hooks.js';
+import { pipeSyscalls } from '../../../src/syscalls/sys_pipe.js';
+import { pollSyscalls } from '../../../src/syscalls/sys_poll.js';
+import type { SyscallDef } from '../../../src/syscalls/types.js';
 
 async function bootKernel() {
   const host = new FakeHost();

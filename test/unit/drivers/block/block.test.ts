@@ -6,26 +6,26 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeHost } from '../../arch/fake/index.js';
-import { Kernel, Cred } from '../../kernel/index.js';
-import { createTmpfsType } from '../../fs/tmpfs/index.js';
+import { FakeHost } from '../../../../src/arch/fake/index.js';
+import { Kernel, Cred } from '../../../../src/kernel/index.js';
+import { createTmpfsType } from '../../../../src/fs/tmpfs/index.js';
 import {
   FS_REQUIRES_DEV, doFilpOpen, doMount, doUmount, fput, vfsRead, vfsWrite, vfsLlseek, vfsGetattr,
   vfsMkdir, vfsMknod, pathLookup, LOOKUP_FOLLOW, type File, type FileSystemType, type SuperBlock,
-} from '../../fs/vfs/index.js';
-import { KernelError } from '../../lib/errors.js';
-import { createMemoryDisk, blockLayerOf, type BlockDev } from '../../block/index.js';
+} from '../../../../src/fs/vfs/index.js';
+import { KernelError } from '../../../../src/lib/errors.js';
+import { createMemoryDisk, blockLayerOf, type BlockDev } from '../../../../src/block/index.js';
 import {
   EBUSY, EINVAL, ENOSPC, ENOTBLK, ENXIO, EPERM, ENOTTY, ENOENT,
-} from '../../uapi/errno.js';
-import { O_RDONLY, O_RDWR } from '../../uapi/fcntl.js';
-import { BLKGETSIZE64, BLKSSZGET, BLKGETSIZE } from '../../uapi/misc.js';
-import { S_IFBLK, MKDEV } from '../../uapi/stat.js';
-import { MS_RDONLY } from '../../uapi/mount.js';
-import { driversInitcall } from '../index.js';
+} from '../../../../src/uapi/errno.js';
+import { O_RDONLY, O_RDWR } from '../../../../src/uapi/fcntl.js';
+import { BLKGETSIZE64, BLKSSZGET, BLKGETSIZE } from '../../../../src/uapi/misc.js';
+import { S_IFBLK, MKDEV } from '../../../../src/uapi/stat.js';
+import { MS_RDONLY } from '../../../../src/uapi/mount.js';
+import { driversInitcall } from '../../../../src/drivers/index.js';
 import {
   blockInitcall, diskAdd, diskReady, diskRemove, getBlockDevice, resolveBdev, allocVirtioIndex,
-} from './virtio_blk.js';
+} from '../../../../src/drivers/block/virtio_blk.js';
 
 const MiB = 1024 * 1024;
 const SEEK_SET = 0, SEEK_END = 2, SEEK_HOLE = 4;

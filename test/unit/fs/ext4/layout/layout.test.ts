@@ -10,7 +10,7 @@ import {
   EXT4_INODE_SIZE_FULL, I_PROJID, I_BLOCK, I_BLOCK_SIZE, Ext4ExtentHeaderView, Ext4ExtentView,
   Ext4ExtentIdxView, Ext4ExtentTailView, extentTailOffset, EXT4_EXTENT_HEADER_SIZE, EXT4_EXTENT_SIZE,
   EXT4_EXTENT_IDX_SIZE, EXT4_EXTENT_TAIL_SIZE, EXT4_GOOD_OLD_INODE_SIZE, EXT4_FEATURE_INCOMPAT_64BIT,
-} from './index.js';
+} from '../../../../../src/fs/ext4/layout/index.js';
 
 function setLE(b: Uint8Array, off: number, size: number, v: number): void {
   const d = new DataView(b.buffer, b.byteOffset);
