@@ -362,5 +362,3 @@ export class Kernel {
 
 function depth(m: Mount): number { let d = 0; for (let x = m; !x.isNamespaceRoot; x = x.parent) d++; return d; }
 
-export { S_IFDIR, S_IFCHR, MS_RDONLY, EINVAL, ENOENT, Dentry, PAGE_SIZE };
-export type { FileSystemType };

@@ -35,6 +35,8 @@ export class MinHeap<T> {
     return top.value;
   }
   clear(): void { this.items = []; }
+  /** Every value, in no particular order. */
+  *values(): IterableIterator<T> { for (const it of this.items) yield it.value; }
   private less(i: number, j: number): boolean {
     const a = this.items[i]!, b = this.items[j]!;
     return a.key < b.key || (a.key === b.key && a.seq < b.seq);

@@ -8,7 +8,7 @@ import type { ByteString } from '../lib/bytestr.js';
 import { byteStringToBytes } from '../lib/bytestr.js';
 import {
   EBADF, EINVAL, ENOTDIR, EACCES, EPERM, ERANGE, ENOENT, ENOTTY, EISDIR, EROFS, E2BIG, EFAULT,
-  ESPIPE, EOPNOTSUPP, EFBIG,
+  ESPIPE, EOPNOTSUPP, EFBIG, ENODEV,
 } from '../uapi/errno.js';
 import {
   AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_EMPTY_PATH, AT_EACCESS,
@@ -23,7 +23,7 @@ import {
   FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_NO_HIDE_STALE,
 } from '../uapi/fcntl.js';
 import {
-  encodeStat, encodeStatx, STATX__RESERVED, new_decode_dev, S_IFMT, S_IFREG, S_IFDIR, type Kstat, type Timespec,
+  encodeStat, encodeStatx, STATX__RESERVED, new_decode_dev, S_IFMT, S_IFREG, S_IFDIR, S_IFIFO, type Kstat, type Timespec,
 } from '../uapi/stat.js';
 import { FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, FIOASYNC, CAP_SYS_CHROOT, CAP_SYS_ADMIN } from '../uapi/misc.js';
 import { MS_RDONLY } from '../uapi/mount.js';
@@ -369,7 +369,8 @@ async function sysFallocate(t: Task, fd: unknown, mode: unknown, offset: unknown
   if (!(file.mode & FMODE_WRITE)) fail(EBADF);
   const inode = file.inode;
   if (inode.isDir) fail(EISDIR);
-  if ((inode.mode & S_IFMT) !== S_IFREG) fail(file.mode & 0x200000 ? ESPIPE : ENODEV_OR(inode));
+  if ((inode.mode & S_IFMT) === S_IFIFO) fail(ESPIPE);
+  if ((inode.mode & S_IFMT) !== S_IFREG) fail(ENODEV);
   if (file.path.mnt.readOnly) fail(EROFS);
   if ((m & ~FALLOC_FL_KEEP_SIZE) && (inode.flags & FS_APPEND_FL)) fail(EPERM);
   if (off + l > inode.sb.maxFileSize || off + l < 0) fail(EFBIG);
@@ -378,7 +379,6 @@ async function sysFallocate(t: Task, fd: unknown, mode: unknown, offset: unknown
   try { await file.fop.fallocate(file, m, off, l); } finally { inode.lock.writeUnlock(); }
   return 0;
 }
-function ENODEV_OR(_inode: unknown): number { return 19; }
 
 /** faccessat: checks with the real uid/gid (unless AT_EACCESS), as access(2) does. */
 async function doFaccessat(t: Task, dfd: unknown, path: unknown, mode: unknown, flags: unknown): Promise<number> {
@@ -682,5 +682,3 @@ export const fsSyscalls: SyscallDef[] = [
   { name: 'mount', handler: sysMount, support: 'partial', note: 'no propagation (shared/slave accepted as private)' },
   { name: 'umount2', handler: sysUmount2 },
 ];
-
-export { FMODE_READ, EACCES, FilesStruct, VFS_FLAG_OPTIONS };

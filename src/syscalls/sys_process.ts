@@ -211,5 +211,3 @@ export const processSyscalls: SyscallDef[] = [
 
 /** A yield point that is not a timer: lets other tasks' ready continuations run. */
 function queueMicrotaskSafe(fn: () => void): void { Promise.resolve().then(fn); }
-
-export { toInt };

@@ -381,5 +381,3 @@ export function createTmpfsType(name = 'tmpfs'): FileSystemType {
   };
   return type;
 }
-
-export { ENODATA };

@@ -46,10 +46,7 @@ export interface FileOperations {
   seekData?(file: File, offset: number, hole: boolean): MaybePromise<number>;
 }
 
-let nextFileId = 1;
-
 export class File {
-  readonly id = nextFileId++;
   readonly path: Path;
   readonly inode: Inode;
   /** O_* status flags (F_GETFL), access mode included. */

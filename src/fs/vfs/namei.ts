@@ -255,5 +255,3 @@ export function dPath(p: Path, root: Path): ByteString {
   const s = '/' + parts.reverse().join('/');
   return reachable ? s : '(unreachable)' + s;
 }
-
-export { EACCES };

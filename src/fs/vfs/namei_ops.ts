@@ -39,14 +39,13 @@ export function initOwner(cred: Cred, dir: Inode, mode: number, rdev = 0): Inode
   return { mode, uid: cred.fsuid, gid, rdev };
 }
 
-let offsetCounter = 2;
 /** d_instantiate + d_add: bind a new inode to its name in the dcache. */
 export function dAdd(parent: Dentry, name: ByteString, inode: Inode | null, existing?: Dentry): Dentry {
   const d = existing && existing.parent === parent && existing.name === name ? existing : new Dentry(name, parent, inode);
   d.inode = inode;
   if (inode && !inode.alias) inode.alias = d;
   d.deleted = false;
-  d.offset = ++offsetCounter;
+  d.offset = ++parent.inode!.sb.vfs.dirOffsetCounter;
   parent.children.set(name, d);
   return d;
 }
@@ -290,12 +289,12 @@ export async function vfsRename(ctx: FsContext, oldStart: Path, oldName: ByteStr
       oldD.parent = newParent; oldD.name = np.last;
       newD.parent = oldParent; newD.name = op.last;
       // Fresh readdir positions: children maps are kept in offset order.
-      oldD.offset = ++offsetCounter; newD.offset = ++offsetCounter;
+      oldD.offset = ++sb.vfs.dirOffsetCounter; newD.offset = ++sb.vfs.dirOffsetCounter;
       newParent.children.set(np.last, oldD); oldParent.children.set(op.last, newD);
     } else {
       if (tgt) { dDelete(newD); }
       oldParent.children.delete(op.last);
-      oldD.parent = newParent; oldD.name = np.last; oldD.offset = ++offsetCounter;
+      oldD.parent = newParent; oldD.name = np.last; oldD.offset = ++sb.vfs.dirOffsetCounter;
       newParent.children.set(np.last, oldD);
       if (tgt) await maybeEvict(tgt);
     }

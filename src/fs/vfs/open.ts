@@ -35,7 +35,6 @@ function accMask(flags: number): number {
   if (acc === O_RDONLY || acc === O_RDWR) m |= MAY_READ;
   if (acc === O_WRONLY || acc === O_RDWR) m |= MAY_WRITE;
   if (flags & O_TRUNC) m |= MAY_WRITE;
-  if (flags & O_APPEND && m & MAY_WRITE) m |= 0; // MAY_APPEND: append-only inodes allow it
   return m;
 }
 

@@ -111,5 +111,3 @@ export function killSuidOnWrite(cred: Cred, inode: Inode): boolean {
   inode.mode = mode;
   return true;
 }
-
-export { ETXTBSY };

@@ -128,4 +128,3 @@ export async function iterateDir(file: File, emit: DirContext['emit']): Promise<
 }
 
 export function checkWritable(file: File): void { if (!(file.mode & FMODE_WRITE)) fail(EBADF); }
-export { EFBIG };

@@ -44,6 +44,8 @@ export class Vfs {
    * readlink, getLink, open), from the caller recorded in the NameiContext; /proc reads it.
    */
   caller: unknown = undefined;
+  /** Next readdir position for a new dentry (tmpfs-style stable offsets; "."/".." use 0 and 1). */
+  dirOffsetCounter = 2;
   rootMount!: Mount;
   readonly mounts = new Set<Mount>();
   private nextMountId = 1;

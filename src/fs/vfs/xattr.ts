@@ -51,5 +51,3 @@ export class SimpleXattrs {
   list(): ByteString[] { return [...this.map.keys()]; }
   get bytes(): number { let n = 0; for (const [k, v] of this.map) n += k.length + v.length; return n; }
 }
-
-export { MAY_READ, MAY_WRITE, ENOTSUP };

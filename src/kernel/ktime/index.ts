@@ -171,8 +171,8 @@ export class Clock {
 
   private earliestForeground(): number {
     let best = Infinity;
-    for (const e of (this.heap as unknown as { items: { value: TimerEntry }[] }).items) {
-      if (e.value.live && !e.value.background && e.value.expires < best) best = e.value.expires;
+    for (const e of this.heap.values()) {
+      if (e.live && !e.background && e.expires < best) best = e.expires;
     }
     return best;
   }
