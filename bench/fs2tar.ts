@@ -28,6 +28,7 @@
  *
  *   node dist/bench/fs2tar.js [--json]             the bench alone
  *   node dist/bench/fs2tar.js --profile [-m N]     V8 CPU profile of fs2tar on the corpus
+ *   FS2TAR_BENCH_METHODS=id,id node dist/bench/fs2tar.js   only those methods (ids in the table)
  *
  * Targets from issue 3 are printed beside the figures and never asserted: at least the speed
  * of the ext2fs package, within 1.5x of loop mount + GNU tar, peak RSS under mem= + 100 MB.
@@ -262,7 +263,9 @@ export async function benchFs2tar(o: { json?: boolean } = {}): Promise<Fs2tarBen
   const corpus = buildCorpus();
   log(`fs2tar bench: corpus ${corpus.image}: ${corpus.files} files, ${corpus.dirs} dirs, ${corpus.symlinks} symlinks, ${(corpus.contentBytes / 1e6).toFixed(0)} MB of content${corpus.built ? `, built in ${corpus.buildSec.toFixed(0)} s` : ' (cached)'}`);
   const work = fs.mkdtempSync(path.join(path.dirname(corpus.image), 'lkl-bench-fs2tar-work-'));
-  const ms = methods(corpus.image, work);
+  // FS2TAR_BENCH_METHODS=ours10,host (ids, comma-separated) runs a subset while iterating.
+  const only = process.env.FS2TAR_BENCH_METHODS?.split(',').filter(Boolean);
+  const ms = methods(corpus.image, work).filter((m) => !only || only.includes(m.id));
   const runs = new Map<string, Run[]>(ms.map((m) => [m.id, []]));
   const failed = new Map<string, string>();
   try {

@@ -75,6 +75,14 @@ export class BlockDev implements BlockDevice {
     return this.disk.read(this.start + off, blockSize, this.ra);
   }
 
+  readStream(nr: number, blockSize: number, dst: Uint8Array): MaybePromise<void> {
+    this.checkBlockSize(blockSize);
+    const off = nr * blockSize;
+    this.checkRange(off, dst.length, false);
+    if (dst.length === 0) return;
+    return this.disk.readStream(this.start + off, dst);
+  }
+
   readahead(nr: number, count: number, blockSize: number): void {
     this.checkBlockSize(blockSize);
     const off = nr * blockSize;

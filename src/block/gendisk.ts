@@ -304,6 +304,33 @@ export class Gendisk implements QueueOwner {
     this.submitRange(start, end, 0, -1, null);
   }
 
+  /**
+   * Bytes [off, off + dst.length) into dst, for large sequential reads of file data. When no page
+   * of the range is cached or being read, the backend fills dst directly and nothing is cached:
+   * data streamed through once (an archive of a whole image) would otherwise be allocated as
+   * pages, charged, and evicted again by the shrinker, pushing out the metadata that is reused —
+   * the cost fadvise(POSIX_FADV_NOREUSE) exists to avoid on Linux. Any cached page in the range
+   * (possibly dirty, hence newer than the disk) sends the read through the cache instead.
+   */
+  readStream(off: number, dst: Uint8Array): MaybePromise<void> {
+    if (this.dead) fail(EIO, `${this.name}: disk removed`);
+    const len = dst.length;
+    const p0 = Math.floor(off / PAGE_SIZE), p1 = Math.floor((off + len - 1) / PAGE_SIZE);
+    for (let i = p0; i <= p1; i++) {
+      if (this.pages.has(i) || this.inflight.has(i)) {
+        const r = this.read(off, len, null, dst);
+        return isPromise(r) ? r.then(() => undefined) : undefined;
+      }
+    }
+    const onErr = (e: unknown): never => {
+      this.ioError(REQ_OP_READ, off, p1 - p0 + 1);
+      throw new KernelError(EIO, `${this.name}: ${(e as Error)?.message ?? e}`);
+    };
+    let r: void | Promise<void>;
+    try { r = this.backend.read(dst, off); } catch (e) { return onErr(e); }
+    if (isPromise(r)) return r.then(() => undefined, onErr);
+  }
+
   /** Start reading [off, off+len) into the cache; nobody waits. */
   readahead(off: number, len: number): void {
     if (this.dead || len <= 0) return;

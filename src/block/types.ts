@@ -24,6 +24,12 @@ export interface BlockDevice {
   readonly sectorSize: number;
   /** Block `nr` of `blockSize` bytes, through the cache. */
   bread(nr: number, blockSize: number): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Fill `dst` with blocks [nr, nr + dst.length / blockSize): a streaming read of file data. Where
+   * none of the range is cached it goes straight from the backend into `dst` and caches nothing
+   * (see Gendisk.readStream); otherwise it reads through the cache like bread.
+   */
+  readStream(nr: number, blockSize: number, dst: Uint8Array): void | Promise<void>;
   /** Start reading `count` blocks from `nr` into the cache; does not wait. */
   readahead(nr: number, count: number, blockSize: number): void;
   /** Replace block `nr` with `data` (data.length === blockSize); written back later or by sync(). */

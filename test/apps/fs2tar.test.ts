@@ -25,7 +25,7 @@ import { createNodeHost } from '../../src/arch/node/index.js';
 import { MS_NOATIME } from '../../src/uapi/mount.js';
 import { PaxRecords, paxTime, xattrKeyword } from '../../src/apps/fs2tar/pax.js';
 import { parseArgs, UsageError, BadArgument } from '../../src/apps/fs2tar/cli.js';
-import { TarWriter } from '../../src/apps/fs2tar/tar_writer.js';
+import { TarWriter, paxBody, type TarEntry } from '../../src/apps/fs2tar/tar_writer.js';
 import { archiveTree } from '../../src/apps/fs2tar/walk.js';
 import { fs2tarMain, type Fs2tarIo } from '../../src/apps/fs2tar/main.js';
 import { makeProgress } from '../../src/apps/fs2tar/progress.js';
@@ -586,19 +586,22 @@ describe('fs2tar on ext4 images made by mkfs.ext4 -d', { skip: diskSkip }, () =>
     });
 });
 
-test('tar writer: its byte accounting is exact, so throttling can never wait for bytes that will not come', async () => {
-  // Regression: an estimate of header sizes drifted by up to 512 bytes per entry; past the 8 MiB
-  // high-water mark the writer waited on a pump that had nothing left to read (exit 13 in CI).
+test('tar writer: every entry is framed in 512-byte blocks and the sink gets exactly the archive', async () => {
+  // Regression (tar-stream era): an estimate of header sizes drifted over thousands of entries and
+  // stalled the writer. Now the framing is ours: check its size arithmetic over many entries.
   let bytes = 0;
+  let want = 1024; // the end marker
   const tw = new TarWriter(async (c) => { bytes += c.length; });
   const enc = new TextEncoder();
   for (let i = 0; i < 30000; i++) {
     const e = { path: enc.encode(`e${i}`), mode: 0o644, uid: 0, gid: 0, mtime: { sec: 1000 + i, nsec: i * 7919 }, atime: { sec: 5, nsec: 123456789 } };
-    if (i % 3 === 0) await tw.add({ ...e, type: 'directory' });
-    else if (i % 3 === 1) { const b = (await tw.add({ ...e, type: 'file', size: i % 1000 }))!; await b.write(new Uint8Array(i % 1000)); await b.end(); }
-    else await tw.add({ ...e, type: 'symlink', linkpath: enc.encode('target') });
+    let t: TarEntry;
+    if (i % 3 === 0) await tw.add(t = { ...e, type: 'directory' });
+    else if (i % 3 === 1) { const b = (await tw.add(t = { ...e, type: 'file', size: i % 1000 }))!; await b.write(new Uint8Array(i % 1000)); await b.end(); }
+    else await tw.add(t = { ...e, type: 'symlink', linkpath: enc.encode('target') });
+    want += 512 + 512 + Math.ceil(paxBody(t).length / 512) * 512 + Math.ceil((t.size ?? 0) / 512) * 512;
   }
   await tw.finish();
-  const produced = (tw as unknown as { produced: number }).produced;
-  assert.equal(bytes - produced, 1024, `got sink ${bytes} - produced ${produced}, want the 1024-byte end marker`);
+  assert.equal(bytes, want, `got ${bytes} bytes at the sink, want ${want}`);
+  assert.equal(tw.bytesWritten, want, `got bytesWritten ${tw.bytesWritten}, want ${want}`);
 });

@@ -51,6 +51,11 @@ export class ImageBdev implements BlockDevice {
     this.cache.set(key, b);
     return b;
   }
+  readStream(nr: number, bs: number, dst: Uint8Array): void {
+    if (nr < 0 || nr * bs + dst.length > this.size) fail(EIO, `read past end: block ${nr}`);
+    this.reads++;
+    dst.set(this.bytes.subarray(nr * bs, nr * bs + dst.length));
+  }
   readahead(): void {}
   bwrite(): void { fail(EROFS); }
   readBytes(offset: number, length: number): Uint8Array {

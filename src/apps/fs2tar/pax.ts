@@ -7,10 +7,9 @@
  * "SCHILY.xattr.NAME" (ACLs and capabilities are binary, with 0xff bytes), and a file name that is
  * not UTF-8 goes in "path" raw, flagged by "hdrcharset=BINARY".
  *
- * tar-stream can write pax headers itself, but it builds the body as a JS string and encodes it as
- * UTF-8, which changes every byte that is not valid UTF-8. So records are built here, as bytes,
- * and tar_writer.ts hands the finished body to tar-stream, which still frames the archive and
- * encodes every 512-byte header.
+ * Tar libraries (node-tar, tar-stream) write pax headers themselves, but build the body as a JS
+ * string encoded as UTF-8, which changes every byte that is not valid UTF-8. So records are built
+ * here, as bytes; tar_writer.ts frames them and has node-tar encode every 512-byte header.
  *
  * Keywords used, with their readers:
  *   path, linkpath, size, uid, gid, mtime, atime, ctime, hdrcharset   POSIX.1-2001

@@ -1,33 +1,27 @@
 /*
- * The archive writer: tar-stream frames a pax archive; we give it entries and byte bodies.
+ * The archive writer: a pax archive, framed here, its headers encoded by node-tar.
  *
  * Every entry is written as a pax extended header ('x') followed by its ustar header (and, for a
  * regular file, its contents padded to 512 bytes), as GNU tar --format=posix writes it. The
  * extended header always carries mtime, atime and ctime with nanoseconds and the real path, plus
- * whatever ustar cannot hold: linkpath, uid/gid over tar-stream's six octal digits, sizes of 8 GiB
- * and more, and every xattr as SCHILY.xattr.NAME with its value verbatim.
+ * whatever ustar cannot hold: linkpath, uid/gid over seven octal digits, sizes of 8 GiB and more,
+ * and every xattr as SCHILY.xattr.NAME with its value verbatim.
  *
- * Why tar-stream's own pax support is not used: it builds the extended header body as a string and
- * encodes it as UTF-8 (tar-stream 3.x, headers.encodePax), so a binary xattr value (a POSIX ACL,
- * security.capability) or a non-UTF-8 file name would be altered. We therefore build the body as
- * bytes (pax.ts) and, through one hook on the Pack instance, have tar-stream emit it: the hook
- * wraps Pack#_encode, the method each entry calls to write its header, to first write our 'x'
- * header (encoded by tar-stream itself, typeflag 'pax-header'), the body and its padding. The
- * ustar header that follows gets an ASCII stand-in name that fits, so tar-stream never adds a pax
- * header of its own; readers take the real name from our "path" record. The hook is checked when
- * a writer is made, so an incompatible tar-stream fails loudly rather than writing bad archives.
+ * The 512-byte headers are encoded by the `tar` package (node-tar's Header, the encoder behind
+ * npm's own tarballs): field layout, octal and base-256 numbers, the checksum. What is left to
+ * us is the framing a tar stream is made of — header, body, zero padding to 512, two zero blocks
+ * at the end — and the pax body, built as bytes in pax.ts because node-tar (like tar-stream)
+ * encodes pax records as UTF-8 strings, which would alter a binary xattr value (a POSIX ACL,
+ * security.capability) or a name that is not UTF-8. The ustar header gets an ASCII stand-in name
+ * that fits; readers take the real name from the "path" record.
  *
- * Device numbers have no pax keyword GNU tar reads (1.34 ignores SCHILY.devminor), and tar-stream
- * writes them with six octal digits (at most 262143) where ustar has room for seven. Linux minors
- * go up to 1048575, so for such a device the hook rewrites the two fields of the header tar-stream
- * made, with seven digits, and its checksum; nothing else of a header is ever written here.
- *
- * Flow control: the Pack is read by one pump loop that coalesces tar-stream's many small pushes
- * into large writes to the sink. File bodies wait on the entry stream's 'drain' as usual; headers
- * are pushed by tar-stream without back-pressure, so add() also waits while more than a few
- * megabytes are produced but not yet written.
+ * Output: headers and small bodies are gathered in a 1 MiB buffer handed to the sink when full;
+ * a file chunk of 64 KiB or more goes to the sink as it is, after what is gathered — so the file
+ * data is not copied here at all. The sink keeps what it is given (a stream's write does), so a
+ * full buffer is never reused, and callers must not reuse a chunk they wrote. A sink returning a
+ * promise is awaited: that is the back-pressure.
  */
-import * as tarStream from 'tar-stream';
+import { Header } from 'tar/header';
 import { PaxRecords, xattrKeyword, paxTime, isUtf8 } from './pax.js';
 
 export interface Timespec { sec: number; nsec: number }
@@ -65,37 +59,22 @@ export interface EntryBody {
 }
 
 const SLASH = new Uint8Array([0x2f]);
-const PAX_BODY = Symbol('fs2tar.paxBody');
-const WIDE_DEV = Symbol('fs2tar.wideDev');
-/** tar-stream writes uid, gid and device numbers as six octal digits. */
-const USTAR_ID_MAX = 0o777777;
-/** ...and sizes as eleven (beyond that it switches to base-256, which some readers lack). */
+/** The largest uid, gid or device number seven octal digits hold (ustar's 8-byte fields). */
+const USTAR_ID_MAX = 0o7777777;
+/** ...and the largest size eleven digits hold (beyond it node-tar writes base-256). */
 const USTAR_SIZE_MAX = 0o77777777777;
-const HIGH_WATER = 8 << 20, LOW_WATER = 2 << 20;
+const BLOCK = 512;
+const OUT_SIZE = 1 << 20;
+/** File chunks at least this large bypass the gathering buffer. */
+const DIRECT_MIN = 64 * 1024;
 
-const roundUp512 = (n: number) => Math.ceil(n / 512) * 512;
-const STAGE_SIZE = 1 << 20;
+const roundUp512 = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
-interface StreamHeader {
-  name: string; type: string; mode: number; uid: number; gid: number; size: number; mtime: Date;
-  linkname?: string; devmajor?: number; devminor?: number;
-  [PAX_BODY]?: Uint8Array;
-  /** Device numbers past tar-stream's six digits: [major, minor], patched into the header. */
-  [WIDE_DEV]?: [number, number];
-}
-interface PackInternals {
-  entry(h: StreamHeader, cb: (err?: Error | null) => void): EntrySink;
-  finalize(): void;
-  destroy(err?: Error): void;
-  push(chunk: Uint8Array): boolean;
-  _encode(h: StreamHeader): void;
-  [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
-}
-interface EntrySink {
-  write(chunk: Uint8Array): boolean;
-  end(): void;
-  once(ev: 'drain', fn: () => void): void;
-}
+/** node-tar's names of the entry types. */
+const TYPE_NAMES = {
+  file: 'File', directory: 'Directory', symlink: 'SymbolicLink', link: 'Link',
+  'character-device': 'CharacterDevice', 'block-device': 'BlockDevice', fifo: 'FIFO',
+} as const;
 
 /** Printable-ASCII stand-in of at most `max` bytes for a ustar name field. */
 function standIn(b: Uint8Array, max: number): string {
@@ -113,28 +92,9 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The date given to tar-stream for the ustar mtime field (it truncates with |0): kept in range. */
+/** The date for the ustar mtime field: whole seconds, kept in the range readers expect. */
 function ustarDate(t: Timespec): Date {
-  return new Date(Math.min(Math.max(t.sec, 0), 0x7fffffff) * 1000);
-}
-
-/** Seven-digit octal device fields (ustar devmajor at 329, devminor at 337) and a new checksum. */
-function widenDevice(hdr: Uint8Array, major: number, minor: number): void {
-  const put = (off: number, v: number) => {
-    const digits = v.toString(8).padStart(7, '0');
-    if (digits.length > 7) throw new RangeError(`device number ${v} does not fit a tar header`);
-    for (let i = 0; i < 7; i++) hdr[off + i] = digits.charCodeAt(i);
-    hdr[off + 7] = 0;
-  };
-  put(329, major);
-  put(337, minor);
-  // The checksum counts its own field as eight spaces; stored as six digits, NUL, space.
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : hdr[i]!;
-  const c = sum.toString(8).padStart(6, '0');
-  for (let i = 0; i < 6; i++) hdr[148 + i] = c.charCodeAt(i);
-  hdr[154] = 0;
-  hdr[155] = 0x20;
+  return new Date(Math.min(Math.max(t.sec, 0), 0o77777777777) * 1000);
 }
 
 /** Build the pax body of one entry. */
@@ -159,180 +119,133 @@ export function paxBody(e: TarEntry): Uint8Array {
 }
 
 export class TarWriter {
-  private readonly pack: PackInternals;
-  private readonly pump: Promise<void>;
-  /** The pump is waiting for tar-stream to produce more (nothing is buffered). */
-  private starved = false;
-  private produced = 0;
-  private consumed = 0;
-  private waiters: Array<() => void> = [];
+  private out = Buffer.allocUnsafe(OUT_SIZE);
+  private pos = 0;
+  private sunk = 0;
+  /** The regular file whose body is being written: bytes still owed. */
+  private owed = 0;
   private failure: Error | null = null;
-  private stage = new Uint8Array(STAGE_SIZE);
-  private staged = 0;
-  /** Bytes handed to the sink so far. */
-  get bytesWritten(): number { return this.consumed; }
+  private finished = false;
 
-  constructor(private readonly sink: ByteSink) {
-    const p = tarStream.pack() as unknown as PackInternals;
-    const base = p._encode;
-    if (typeof base !== 'function' || typeof p.push !== 'function') {
-      throw new Error('tar-stream has changed: Pack#_encode/push not found (fs2tar needs tar-stream 3.x)');
-    }
-    p._encode = function (this: PackInternals, h: StreamHeader): void {
-      const body = h[PAX_BODY];
-      if (body) {
-        base.call(this, {
-          // Like GNU tar's dir/PaxHeaders/name, without the dir; h.name is already plain ASCII.
-          name: `PaxHeaders/${h.name.replace(/\/$/, '').replace(/^.*\//, '').slice(0, 88)}`,
-          type: 'pax-header', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: h.mtime,
-        });
-        this.push(body);
-        const pad = (512 - (body.length % 512)) % 512;
-        if (pad) this.push(new Uint8Array(pad));
-      }
-      const wide = h[WIDE_DEV];
-      if (!wide) { base.call(this, h); return; }
-      const push = this.push;
-      let header: Uint8Array | null = null;
-      this.push = (b: Uint8Array) => { header = b; return true; };
-      try { base.call(this, h); } finally { this.push = push; }
-      if (!header) throw new Error('tar-stream has changed: no header pushed for a device entry');
-      widenDevice(header, wide[0], wide[1]);
-      this.push(header);
-    };
-    this.pack = p;
-    this.pump = this.runPump();
-    this.pump.catch(() => {}); // surfaced through add()/finish()
+  constructor(private readonly sink: ByteSink) {}
+
+  /** Bytes of archive produced so far (handed to the sink or gathered for it). */
+  get bytesWritten(): number { return this.sunk + this.pos; }
+
+  private async flush(): Promise<void> {
+    if (this.pos === 0) return;
+    const chunk = this.out.subarray(0, this.pos);
+    this.out = Buffer.allocUnsafe(OUT_SIZE);
+    this.pos = 0;
+    await this.give(chunk);
   }
 
-  private async runPump(): Promise<void> {
+  private async give(chunk: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.sunk += chunk.length;
     try {
-      const it = (this.pack as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-      for (;;) {
-        // Waiting for input means tar-stream holds nothing unread: whatever `produced` estimates,
-        // there is nothing to throttle for, so writers held in throttle() may go on.
-        this.starved = true;
-        this.wake();
-        const next = await it.next();
-        this.starved = false;
-        if (next.done) break;
-        const c = next.value;
-        if (c.length >= 65536) {
-          await this.flushStage();
-          await this.sink(c);
-        } else {
-          if (this.staged + c.length > STAGE_SIZE) await this.flushStage();
-          this.stage.set(c, this.staged);
-          this.staged += c.length;
-        }
-        this.consumed += c.length;
-        if (this.produced - this.consumed <= LOW_WATER) this.wake();
-      }
-      await this.flushStage();
+      const r = this.sink(chunk);
+      if (r) await r;
     } catch (e) {
       this.failure ??= e instanceof Error ? e : new Error(String(e));
-      this.wake();
       throw this.failure;
     }
   }
 
-  private async flushStage(): Promise<void> {
-    if (this.staged === 0) return;
-    const out = this.stage.slice(0, this.staged);
-    this.staged = 0;
-    await this.sink(out);
+  /** Room for n bytes in the gathering buffer (n ≤ OUT_SIZE). */
+  private async room(n: number): Promise<void> {
+    if (this.pos + n > OUT_SIZE) await this.flush();
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  private async throttle(): Promise<void> {
-    while (!this.failure && !this.starved && this.produced - this.consumed > HIGH_WATER) {
-      await new Promise<void>((r) => this.waiters.push(r));
+  /** Copy bytes in, then zeros up to the next 512 boundary. */
+  private async put(b: Uint8Array): Promise<void> {
+    const padded = roundUp512(b.length);
+    if (padded > OUT_SIZE) {
+      await this.flush();
+      await this.give(b);
+      return this.zeros(padded - b.length);
     }
-    if (this.failure) throw this.failure;
+    await this.room(padded);
+    this.out.set(b, this.pos);
+    this.out.fill(0, this.pos + b.length, this.pos + padded);
+    this.pos += padded;
+  }
+
+  private async zeros(n: number): Promise<void> {
+    if (n === 0) return;
+    await this.room(n);
+    this.out.fill(0, this.pos, this.pos + n);
+    this.pos += n;
+  }
+
+  /** One Header, refilled for every block: building a new one per entry costs more than encoding. */
+  private readonly hdr = new Header();
+
+  private async header(path: string, type: string, mode: number, uid: number, gid: number, size: number,
+    mtime: Date, linkpath?: string, devmaj = 0, devmin = 0): Promise<void> {
+    await this.room(BLOCK);
+    this.out.fill(0, this.pos, this.pos + BLOCK);
+    const h = this.hdr;
+    h.path = path; h.type = type as Header['type']; h.mode = mode; h.uid = uid; h.gid = gid;
+    h.size = size; h.mtime = mtime; h.linkpath = linkpath; h.devmaj = devmaj; h.devmin = devmin;
+    h.encode(this.out, this.pos);
+    this.pos += BLOCK;
   }
 
   /**
    * Add an entry. Header-only entries are complete when this resolves; a regular file returns
-   * its body, which must receive exactly `size` bytes.
+   * its body, which must receive exactly `size` bytes before the next add().
    */
   async add(e: TarEntry): Promise<EntryBody | null> {
-    await this.throttle();
+    if (this.failure) throw this.failure;
+    if (this.owed !== 0) throw new Error(`previous entry is ${this.owed} bytes short`);
     const body = paxBody(e);
     const size = e.type === 'file' ? (e.size ?? 0) : 0;
-    const h: StreamHeader = {
-      // A directory name gets its '/' from tar-stream: leave room for it.
-      name: standIn(e.path, 99),
-      type: e.type,
-      // tar-stream turns a zero mode into 0644/0755; a non-zero value with empty low 12 bits
-      // survives its masking as a true 0000.
-      mode: (e.mode & 0o7777) || 0o10000,
-      uid: e.uid > USTAR_ID_MAX ? USTAR_ID_MAX : e.uid,
-      gid: e.gid > USTAR_ID_MAX ? USTAR_ID_MAX : e.gid,
-      size,
-      mtime: ustarDate(e.mtime),
-      [PAX_BODY]: body,
-    };
-    if (e.linkpath !== undefined) h.linkname = standIn(e.linkpath, 100);
-    if (e.devmajor !== undefined) h.devmajor = Math.min(e.devmajor, USTAR_ID_MAX);
-    if (e.devminor !== undefined) h.devminor = Math.min(e.devminor, USTAR_ID_MAX);
-    if ((e.devmajor ?? 0) > USTAR_ID_MAX || (e.devminor ?? 0) > USTAR_ID_MAX) h[WIDE_DEV] = [e.devmajor ?? 0, e.devminor ?? 0];
-    // Exactly what the archive gets for this entry before its body: the ustar header, and the pax
-    // header and body rounded to 512 when there are records; the body's own padding is added at
-    // end(). An estimate here drifts over thousands of entries and can stall throttle().
-    this.produced += 512 + (body ? 512 + roundUp512(body.length) : 0);
-
-    let settle!: (err?: Error | null) => void;
-    const done = new Promise<void>((resolve, reject) => {
-      settle = (err) => (err ? reject(err) : resolve());
-    });
-    done.catch(() => {});
-    const sink = this.pack.entry(h, (err) => settle(err));
-    if (e.type !== 'file') {
-      await this.race(done);
-      return null;
-    }
-    let written = 0;
+    const mtime = ustarDate(e.mtime);
+    // A directory's stand-in ends in '/', as tar writes directory names.
+    const name = e.type === 'directory' ? `${standIn(e.path, 99).replace(/\/$/, '')}/` : standIn(e.path, 100);
+    // The extended header is named like GNU tar's dir/PaxHeaders/name, without the dir.
+    await this.header(`PaxHeaders/${name.replace(/\/$/, '').replace(/^.*\//, '').slice(0, 88)}`,
+      'ExtendedHeader', 0o644, 0, 0, body.length, mtime);
+    await this.put(body);
+    await this.header(name, TYPE_NAMES[e.type], e.mode & 0o7777, Math.min(e.uid, USTAR_ID_MAX),
+      Math.min(e.gid, USTAR_ID_MAX), Math.min(size, USTAR_SIZE_MAX), mtime,
+      e.linkpath !== undefined ? standIn(e.linkpath, 100) : undefined,
+      Math.min(e.devmajor ?? 0, USTAR_ID_MAX), Math.min(e.devminor ?? 0, USTAR_ID_MAX));
+    if (e.type !== 'file') return null;
+    this.owed = size;
     return {
       write: async (chunk: Uint8Array) => {
         if (this.failure) throw this.failure;
-        if (written + chunk.length > size) throw new Error(`entry body longer than its size ${size}`);
-        written += chunk.length;
-        this.produced += chunk.length;
-        if (!sink.write(chunk)) await this.race(new Promise<void>((r) => sink.once('drain', r)));
-        await this.throttle();
+        if (chunk.length > this.owed) throw new Error(`entry body longer than its size ${size}`);
+        this.owed -= chunk.length;
+        if (chunk.length >= DIRECT_MIN) {
+          await this.flush();
+          await this.give(chunk);
+        } else {
+          await this.room(chunk.length);
+          this.out.set(chunk, this.pos);
+          this.pos += chunk.length;
+        }
       },
       end: async () => {
-        this.produced += roundUp512(size) - size;
-        sink.end();
-        await this.race(done);
+        if (this.owed !== 0) throw new Error(`entry body ${this.owed} bytes short of its size ${size}`);
+        await this.zeros(roundUp512(size) - size);
       },
     };
   }
 
-  /** Wait for p, but give up as soon as the sink has failed. */
-  private async race(p: Promise<void>): Promise<void> {
-    if (this.failure) throw this.failure;
-    await Promise.race([p, this.pump.then(() => p)]);
-    if (this.failure) throw this.failure;
-  }
-
-  /** Write the end-of-archive blocks and wait until everything reached the sink. */
+  /** Write the end-of-archive blocks and hand everything to the sink. */
   async finish(): Promise<void> {
     if (this.failure) throw this.failure;
-    this.pack.finalize();
-    await this.pump;
+    if (this.finished) return;
+    this.finished = true;
+    await this.zeros(2 * BLOCK);
+    await this.flush();
   }
 
-  /** Abandon the archive (after an error). */
+  /** Abandon the archive (after an error): nothing more reaches the sink. */
   abort(err?: Error): void {
     this.failure ??= err ?? new Error('archive aborted');
-    this.pack.destroy(this.failure);
-    this.wake();
   }
 }
-

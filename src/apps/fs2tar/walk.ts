@@ -215,7 +215,9 @@ class Walker {
       let failed = false;
       while (done < size) {
         const want = Math.min(READ_CHUNK, size - done);
-        const buf = new Uint8Array(want);
+        // Fresh each time: the archive writer keeps the chunk until it reaches the sink. Not
+        // zero-filled (read(2) overwrites it; a short read is zero-padded below).
+        const buf = Buffer.allocUnsafe(want);
         let n = failed ? 0 : await sys.read(fd, buf, want);
         if (n < 0) { this.fail(ap, `read error at byte ${done}`, n); failed = true; n = 0; }
         if (n === 0) {
@@ -225,6 +227,7 @@ class Walker {
             this.hooks.warn?.(`${shown(ap)}: file shrank by ${size - done} bytes; padding with zeros`);
             failed = true;
           }
+          buf.fill(0);
           await body.write(buf);
           done += want;
           continue;

@@ -22,6 +22,13 @@ import { readInlineData } from './inline.js';
 /** Readahead window in bytes for sequential reads (Linux's default read_ahead_kb is 128). */
 const READAHEAD_BYTES = 128 * 1024;
 
+/**
+ * Reads taking at least this many bytes of one physical run go straight from the disk into the
+ * caller's buffer when none of it is cached (BlockDevice.readStream): large file data read once
+ * does not churn the cache that the metadata lives in.
+ */
+const STREAM_MIN_BYTES = 64 * 1024;
+
 /** Per-open-file state: where the last read ended (f_ra's prev_pos). */
 interface RaState { prevEnd: number; raEnd: number }
 
@@ -69,6 +76,18 @@ export async function ext4FileRead(file: File, buf: Uint8Array, pos: number): Pr
     if (!m.pblk || m.unwritten) {
       buf.fill(0, done, done + runBytes);
       done += runBytes;
+      continue;
+    }
+    if (off === 0 && runBytes >= STREAM_MIN_BYTES) {
+      const bytes = runBytes - (runBytes % bs);
+      try {
+        const r = sbi.bdev.readStream(m.pblk, bs, buf.subarray(done, done + bytes));
+        if (isPromise(r)) await r;
+      } catch (e) {
+        if (e instanceof KernelError && done > 0) return done;
+        throw e;
+      }
+      done += bytes;
       continue;
     }
     // Ask for the rest of this physical run ahead of time on sequential access.
