@@ -19,3 +19,18 @@ export {
   superblockCsum as jbd2SuperblockCsum, csumSeed as jbd2CsumSeed, descriptorBlockCsum as jbd2DescriptorBlockCsum,
   commitBlockCsum as jbd2CommitBlockCsum, blockTagCsum as jbd2BlockTagCsum,
 } from './checksum.js';
+/*
+ * Writing (transaction.ts, commit.ts, checkpoint.ts): Jbd2Journal.open(dev, { clock, beforeCommit })
+ * replays a dirty log and resets it; then per operation
+ *   const h = await j.start(credits); j.getWriteAccess(h, nr); j.dirtyMetadata(h, nr, block);
+ *   j.revoke(h, nr) (with revoke credits); await j.stop(h);
+ * and j.commit() for fsync, j.checkpoint(), and j.destroy() at unmount (leaves s_start = 0).
+ */
+export {
+  Jbd2Journal, Jbd2Handle, Transaction as Jbd2Transaction, type JournalOptions, type JournalClock,
+  type JournalStats, type TransactionState,
+} from './transaction.js';
+export {
+  buildRevokeBlocks as jbd2BuildRevokeBlocks, buildDescriptorBlocks as jbd2BuildDescriptorBlocks,
+  buildCommitBlock as jbd2BuildCommitBlock, type LogFormat as Jbd2LogFormat, type LogBuffer as Jbd2LogBuffer,
+} from './commit.js';

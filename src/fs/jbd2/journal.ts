@@ -48,9 +48,16 @@ export interface JournalDevice {
    * journal can name any block: refuse blocks outside the filesystem by throwing (EIO).
    */
   writeFsBlock(fsBlockNr: number, data: Uint8Array): Promise<void>;
-  /** Write journal block `n` (recovery writes only block 0, the superblock, marked clean). */
+  /**
+   * Write journal block `n` (recovery writes only block 0, the superblock, marked clean; the
+   * writing side, transaction.ts, also writes the log itself).
+   */
   writeJournalBlock(n: number, data: Uint8Array): Promise<void>;
-  /** Make the writes so far durable (sync_blockdev); called after replay and after the superblock. */
+  /**
+   * Make the writes so far durable (sync_blockdev, a cache-flush barrier); called after replay and
+   * after the superblock, and by a commit before and after its commit block. For an inode journal
+   * one flush covers both the log and the home blocks (same device).
+   */
   flush?(): Promise<void>;
   /** Linux's j_devname for messages, e.g. "vda1-8" (device, journal inode); default "journal". */
   name?: string;
