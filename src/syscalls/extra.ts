@@ -12,6 +12,7 @@ import { lockSyscalls, fcntlLock, locksOnClose } from './sys_lock.js';
 import { xattrSyscalls } from './sys_xattr.js';
 import { copySyscalls } from './sys_copy.js';
 import { statfsSyscalls } from './sys_statfs.js';
+import { netSyscalls } from './sys_net.js';
 import { resolveBdev } from '../drivers/index.js';
 
 hooks.pipeFcntl = pipeFcntl;
@@ -21,5 +22,5 @@ hooks.resolveBdev = (t, source) => resolveBdev(t.kernel, source, t);
 
 export const extraSyscalls: SyscallDef[] = [
   ...infoSyscalls, ...pipeSyscalls, ...pollSyscalls, ...lockSyscalls, ...xattrSyscalls, ...copySyscalls,
-  ...statfsSyscalls,
+  ...statfsSyscalls, ...netSyscalls,
 ];
