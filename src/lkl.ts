@@ -23,6 +23,7 @@ import {
   driversInitcall, blockInitcall, diskAdd, diskReady, diskRemove, getBlockDevice,
 } from './drivers/index.js';
 import { ext4Initcall } from './fs/ext4/index.js';
+import { fatInitcall } from './fs/fat/index.js';
 import { createMemoryDisk, type BlockDevice } from './block/index.js';
 import type { DiskBackend } from './arch/host.js';
 import { new_encode_dev, S_IFBLK } from './uapi/stat.js';
@@ -39,6 +40,9 @@ export * as uapi from './uapi/index.js';
 export type { HostOps } from './arch/host.js';
 export type { Sys, KernelFs, KernelFileHandle, KernelStats } from './api/index.js';
 export { KernelFsError } from './api/index.js';
+/** The formatters behind `lkl mkfs`: they write through `dev.write(offset, bytes)`, no kernel needed. */
+export { mkfsExt4, type Ext4MkfsOptions, type Ext4MkfsSummary } from './fs/ext4/index.js';
+export { mkfsVfat, type MkfsVfatOptions, type MkfsVfatSummary } from './fs/fat/index.js';
 
 export interface BootOptions {
   /** Kernel command line, e.g. 'mem=32M loglevel=8'. */
@@ -94,6 +98,7 @@ function initcalls(): Initcall[] {
     { name: 'eventpoll', fn: (k) => eventpollInit(k.vfs, k.haltWait) },
     procInitcall,
     ext4Initcall,
+    fatInitcall,
     driversInitcall,
     blockInitcall,
   ];

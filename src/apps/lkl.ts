@@ -3,6 +3,7 @@
  * `lkl`: the command-line front door of LKL.ts. One program, subcommands in the git style:
  *
  *   lkl boot [cmdline...]    boot a kernel here and run a shell as init (see boot.ts)
+ *   lkl mkfs -t TYPE ...     make an ext2/3/4 or vfat filesystem on an image (see mkfs.ts)
  *   lkl --help | --version
  *
  * Global options are parsed with node:util parseArgs up to the first word that is not an option;
@@ -12,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { bootMain } from './boot.js';
+import { mkfsMain } from './mkfs.js';
 
 const USAGE = `Usage: lkl <command> [arguments...]
 
@@ -19,6 +21,7 @@ The Linux Kernel Library, rebuilt in TypeScript.
 
 Commands:
   boot [cmdline...]   boot a kernel in this terminal and run a shell as init (pid 1)
+  mkfs -t TYPE ...    make an ext2/ext3/ext4/vfat filesystem on an image (lkl mkfs -h)
   help                show this help
 
 Options:
@@ -59,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   const rest = argv.slice(first + 1);
   switch (cmd) {
     case 'boot': return bootMain(rest);
+    case 'mkfs': return mkfsMain(rest);
     case 'help': process.stdout.write(USAGE); return 0;
     default:
       process.stderr.write(`lkl: '${cmd}' is not an lkl command\n${USAGE}`);

@@ -17,6 +17,7 @@ import { ext4FillSuper } from './super.js';
 
 export { Ext4Sb, Ext4Inode, ext4Error, ext4Msg, type BlockMapping, type Ext4MountOptions } from './ext4.js';
 export { ext4FillSuper, parseOptions as ext4ParseOptions, formatUuid, superblockCsum, groupDescCsum } from './super.js';
+export { mkfsExt4, type MkfsOptions as Ext4MkfsOptions, type MkfsSummary as Ext4MkfsSummary, type MkfsDevice } from './mkfs/index.js';
 export { ext4Iget, ext4DecodeExtraTime, ext4InodeCsum } from './inode.js';
 export * as ext4Layout from './layout/index.js';
 
