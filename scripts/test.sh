@@ -11,6 +11,12 @@ command -v sfdisk >/dev/null || need_pkgs+=(fdisk)
 command -v sgdisk >/dev/null || need_pkgs+=(gdisk)
 command -v getfattr >/dev/null || need_pkgs+=(attr)
 command -v bsdtar >/dev/null || need_pkgs+=(libarchive-tools)
+command -v fsck.fat >/dev/null || need_pkgs+=(dosfstools)
+command -v mcopy >/dev/null || need_pkgs+=(mtools)
+command -v linux.uml >/dev/null || need_pkgs+=(user-mode-linux)
+command -v insmod >/dev/null || need_pkgs+=(kmod)
+command -v socat >/dev/null || need_pkgs+=(socat)
+command -v ip >/dev/null || need_pkgs+=(iproute2)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need_pkgs[*]}"

@@ -216,10 +216,11 @@ async function sysGetdents64(t: Task, fd: unknown, bufArg: unknown, count: unkno
   let off = 0;
   let prev = -1;
   let tooSmall = false;
-  await iterateDir(file, (name: ByteString, ino: number, dtype: number) => {
+  await iterateDir(file, (name: ByteString, ino: number, dtype: number, pos: number) => {
     const reclen = (19 + name.length + 1 + 7) & ~7;
     if (off + reclen > buf.length) { if (off === 0) tooSmall = true; return false; }
-    if (prev >= 0) v.setBigInt64(prev + 8, BigInt(file.pos), true);
+    // d_off of a record: where the listing resumes after it, i.e. this entry's position.
+    if (prev >= 0) v.setBigInt64(prev + 8, BigInt(pos), true);
     v.setBigUint64(off, BigInt(ino), true);
     v.setBigInt64(off + 8, 0n, true);
     v.setUint16(off + 16, reclen, true);

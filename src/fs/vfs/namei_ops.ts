@@ -278,7 +278,7 @@ export async function vfsRename(ctx: FsContext, oldStart: Path, oldName: ByteStr
     if (cross && tgt && tgt.isDir && (flags & RENAME_EXCHANGE)) inodePermission(ctx.cred, tgt, MAY_WRITE);
     if (oldD.mounts?.length || newD.mounts?.length) fail(EBUSY);
     if (cross && src.isDir && !tgt && newDir.nlink >= newDir.sb.maxLinks) fail(EMLINK);
-    if (np.last.length > NAME_MAX) fail(ENAMETOOLONG);
+    if (np.last.length > newDir.sb.maxNameLen) fail(ENAMETOOLONG);
     if (!oldDir.op.rename) fail(EPERM);
     await oldDir.op.rename(oldDir, op.last, src, newDir, np.last, tgt, flags);
 

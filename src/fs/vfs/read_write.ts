@@ -2,6 +2,7 @@
  * read/write/lseek on files (fs/read_write.c) and directory iteration (fs/readdir.c).
  */
 import { fail } from '../../lib/errors.js';
+import type { ByteString } from '../../lib/bytestr.js';
 import { EBADF, EINVAL, EISDIR, ESPIPE, EFBIG, ENOTDIR, ENOENT, ENXIO, EOVERFLOW } from '../../uapi/errno.js';
 import { O_APPEND, O_PATH, SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE } from '../../uapi/fcntl.js';
 import { File, FMODE_READ, FMODE_WRITE, FMODE_LSEEK, FMODE_STREAM, FMODE_PATH, type DirContext } from './file.js';
@@ -111,7 +112,12 @@ export async function genericFileLlseek(file: File, offset: number, whence: numb
 }
 
 /** iterate_dir: run the filesystem's iterate from file.pos; returns false once the dir is gone. */
-export async function iterateDir(file: File, emit: DirContext['emit']): Promise<void> {
+/**
+ * List a directory from file.pos. `emit` also gets the position the listing has reached (the
+ * offset of this entry), which getdents64 stores as the previous record's d_off, as filldir does.
+ */
+export async function iterateDir(file: File,
+  emit: (name: ByteString, ino: number, dtype: number, pos: number) => boolean): Promise<void> {
   const inode = file.inode;
   if (file.flags & O_PATH) fail(EBADF);
   if (!inode.isDir) fail(ENOTDIR);
@@ -120,7 +126,7 @@ export async function iterateDir(file: File, emit: DirContext['emit']): Promise<
   if (inode.nlink === 0) fail(ENOENT);
   await inode.lock.readLock();
   try {
-    const ctx: DirContext = { pos: file.pos, emit };
+    const ctx: DirContext = { pos: file.pos, emit: (name, ino, dtype) => emit(name, ino, dtype, ctx.pos) };
     await file.fop.iterate(file, ctx);
     file.pos = ctx.pos;
   } finally { inode.lock.readUnlock(); }
