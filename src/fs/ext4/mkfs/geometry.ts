@@ -101,6 +101,9 @@ export class Geometry {
         break;
       }
       this.inodesCount = this.ipg * this.groups;
+      // Rounding down to a multiple of 8 can leave fewer inodes than the reserved ones (mke2fs
+      // then dies writing them: "Illegal inode number").
+      if (this.inodesCount < 12) fail(EINVAL, 'mkfs: too few inodes for the reserved ones');
       this.rsvGdt = hasFeature(p.features, 'resize_inode') ? this.calcReservedGdt() : 0;
       if (this.rsvGdt + this.descBlocks > Math.floor((this.bpg * 3) / 4)) fail(EINVAL, 'mkfs: meta_bg layouts are not supported');
       let overhead = 3 + this.inodeBlocksPerGroup + this.rsvGdt + this.descBlocks;

@@ -132,6 +132,9 @@ class Builder {
       le32(leaf, tail, crc32c(this.inodeSeed(ino, raw), leaf, 0, tail));
     }
     this.blocks.set(leafBlock, leaf);
+    // libext2fs grows the tree by moving the full root into the new leaf without clearing it:
+    // extents 1..3 stay behind in i_block (and in s_jnl_blocks), harmless past eh_entries.
+    for (let i = 1; i < 4; i++) put(raw, 0x28 + 12 + 12 * i, exts[i]!);
     hdr(raw, 0x28, 1, 4, 1);
     le32(raw, 0x28 + 12, 0); le32(raw, 0x28 + 16, lo32(leafBlock)); le16(raw, 0x28 + 20, hi32(leafBlock));
   }
@@ -416,7 +419,7 @@ class Builder {
     le16(sb, 0x38, 0xef53); le16(sb, 0x3a, group === 0 ? 1 : 0); le16(sb, 0x3c, 1);
     le32(sb, 0x40, p.now);
     le32(sb, 0x4c, 1);
-    le32(sb, 0x54, 11); le16(sb, 0x58, p.inodeSize); le16(sb, 0x5a, group);
+    le32(sb, 0x54, 11); le16(sb, 0x58, p.inodeSize); le16(sb, 0x5a, Math.min(group, 0xffff)); // a u16: later groups saturate, as in libext2fs
     le32(sb, 0x5c, f.compat); le32(sb, 0x60, f.incompat); le32(sb, 0x64, f.ro);
     sb.set(p.uuid, 0x68);
     sb.set(p.label, 0x78);

@@ -9,6 +9,7 @@
  * in the same order mke2fs applies them.
  */
 import { fail } from '../../../lib/errors.js';
+import { utf8Encode } from '../../../lib/bytestr.js';
 import { EINVAL } from '../../../uapi/errno.js';
 import {
   EXT4_FEATURE_COMPAT_DIR_PREALLOC, EXT4_FEATURE_COMPAT_HAS_JOURNAL, EXT4_FEATURE_COMPAT_EXT_ATTR,
@@ -198,6 +199,9 @@ export function settleParams(size: number, o: MkfsOptions): FsParams {
   if (o.features) editFeatures(features, o.features);
   if (hasFeature(features, 'metadata_csum')) setFeature(features, 'uninit_bg', false);
   if (hasFeature(features, '64bit') && !hasFeature(features, 'extent')) fail(EINVAL, 'mkfs: Extents MUST be enabled for a 64-bit filesystem');
+  if (hasFeature(features, 'resize_inode') && !hasFeature(features, 'sparse_super')) {
+    fail(EINVAL, 'mkfs: reserved online resize blocks not supported on non-sparse filesystem');
+  }
   if (blocksCount > 0xffffffff) {
     if (!hasFeature(features, '64bit')) fail(EINVAL, 'mkfs: size too big to be expressed in 32 bits without the 64bit feature');
     setFeature(features, 'resize_inode', false);
@@ -257,7 +261,7 @@ export function settleParams(size: number, o: MkfsOptions): FsParams {
       setFeature(features, 'has_journal', false);
     }
   }
-  const label = new TextEncoder().encode(o.label ?? '');
+  const label = utf8Encode(o.label ?? '');
   if (label.length > 16) fail(EINVAL, 'mkfs: label longer than 16 bytes');
   return {
     blockSize, logBlockSize, blocksCount,
