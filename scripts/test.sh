@@ -17,6 +17,7 @@ command -v linux.uml >/dev/null || need_pkgs+=(user-mode-linux)
 command -v insmod >/dev/null || need_pkgs+=(kmod)
 command -v socat >/dev/null || need_pkgs+=(socat)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
+command -v ping >/dev/null || need_pkgs+=(iputils-ping)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need_pkgs[*]}"

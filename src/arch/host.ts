@@ -47,6 +47,34 @@ export interface DiskBackend {
   close?(): void | Promise<void>;
 }
 
+/**
+ * A network medium as the host provides it (LKL's struct lkl_netdev: a TAP device, a QEMU socket
+ * transport, a cable to another kernel). It moves whole Ethernet frames: destination MAC, source
+ * MAC, EtherType, payload, without preamble or FCS; 14 to 14 + mtu bytes (+4 with an 802.1Q tag).
+ *
+ * Receiving is push, not poll: the backend calls the receiver once per frame from a host event
+ * (an interrupt, like a timer callback: it must only queue work) and does nothing at all while
+ * the medium is idle. With no receiver set, arriving frames are dropped, as by a NIC that is down.
+ * The receiver owns the frame it is given.
+ *
+ * Sending is tx(frame). Like a NIC the backend may drop a frame (no peer connected, medium
+ * congested, frame too large for the medium); that is not an error. A returned promise is
+ * back-pressure: the frame was taken, but the caller should not send more until it settles. tx
+ * does not keep a reference to frame after it returns (or after its promise settles).
+ */
+export interface NetBackend {
+  /** Largest payload after the Ethernet header the medium carries (default 1500). */
+  readonly mtu?: number;
+  /** A MAC address the host suggests for the kernel's NIC (6 bytes); absent means pick one. */
+  readonly mac?: Uint8Array;
+  /** Put one frame on the medium. */
+  tx(frame: Uint8Array): void | Promise<void>;
+  /** Install (or with null, remove) the function called once per received frame. */
+  setReceiver(rx: ((frame: Uint8Array) => void) | null): void;
+  /** Release the medium (close sockets, stop helper processes); the backend is dead afterwards. */
+  close?(): void | Promise<void>;
+}
+
 export interface HostOps {
   /** Short name shown in the boot log ("node", "fake", "browser"). */
   readonly name: string;
@@ -68,4 +96,9 @@ export interface HostOps {
   readonly description: string;
   /** Open a disk image by host path (Node: a file; absent where the host has no files). */
   openDisk?(path: string, opts: { readOnly: boolean }): DiskBackend;
+  /**
+   * Open a network medium from a textual spec ("tap:tap0", "qemu-stream:connect=127.0.0.1:5555";
+   * the syntax is the host's). Absent where the host has no network access.
+   */
+  openNet?(spec: string): Promise<NetBackend>;
 }

@@ -1,10 +1,12 @@
 /*
  * The Node.js host: process.hrtime for the clock, setTimeout timers (unref'd when background),
- * stdout for the console, node:crypto for entropy, file descriptors for disk images (disk.ts).
+ * stdout for the console, node:crypto for entropy, file descriptors for disk images (disk.ts),
+ * TAP and QEMU socket transports for network devices (net.ts).
  */
 import { randomFillSync } from 'node:crypto';
 import type { HostOps, HostTimer, HostTimerOptions } from '../host.js';
 import { openDiskImage } from './disk.js';
+import { createNetBackend } from './net.js';
 
 export interface NodeHostOptions {
   /** Where console output goes; default process.stdout. null silences the kernel. */
@@ -44,6 +46,7 @@ export function createNodeHost(opts: NodeHostOptions = {}): HostOps {
     entropy: (buf: Uint8Array) => { randomFillSync(buf); },
     defer: (fn: () => void) => { setImmediate(fn); },
     openDisk: (path: string, o: { readOnly: boolean }) => openDiskImage(path, o),
+    openNet: (spec: string) => createNetBackend(spec),
   };
   if (print) host.print = print;
   return host;
