@@ -1,5 +1,5 @@
 /*
- * LKL's disk suite (test/suites/disk.ts) for ext2, ext3 and ext4, on images made as LKL's disk.sh
+ * LKL's disk suite (test/suites/disk.ts) for ext2, ext3, ext4 and vfat, on images made as LKL's disk.sh
  * makes them: a zero-filled file and `yes | mkfs.<fs> -q file` (32 MiB here; LKL uses 100 MiB).
  * Needs only mkfs, not root: without mkfs.<fs> the case is skipped with that reason (as disk.sh
  * prints "no mkfs.<fs> command"), except under CI=true where it fails.
@@ -23,7 +23,7 @@ async function diskApiPresent(): Promise<boolean> {
 
 const program = fileURLToPath(new URL('./suites/disk.js', import.meta.url));
 
-for (const fstype of ['ext2', 'ext3', 'ext4']) {
+for (const fstype of ['ext2', 'ext3', 'ext4', 'vfat']) {
   test(`LKL disk suite: ${fstype}`, { timeout: 120_000 }, async (t) => {
     if (spawnSync('sh', ['-c', `command -v mkfs.${fstype}`]).status !== 0) {
       if (process.env.CI === 'true') throw new Error(`CI=true but mkfs.${fstype} is not installed`);
@@ -34,7 +34,7 @@ for (const fstype of ['ext2', 'ext3', 'ext4']) {
     const dir = fs.mkdtempSync(join(tmpdir(), `lkl-disk-${fstype}-`));
     const file = join(dir, 'disk.img');
     try {
-      execSync(`dd if=/dev/zero of=${file} bs=1024 count=32768 status=none && yes | mkfs.${fstype} -q ${file}`, { stdio: 'pipe', shell: '/bin/bash' });
+      execSync(`dd if=/dev/zero of=${file} bs=1024 count=32768 status=none && yes | mkfs.${fstype} ${fstype === 'vfat' ? '' : '-q'} ${file} >/dev/null`, { stdio: 'pipe', shell: '/bin/bash' });
       await tapSuite(t, program, ['-d', file, '-t', fstype]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

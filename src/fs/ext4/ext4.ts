@@ -71,6 +71,9 @@ export interface BlockMapping { pblk: number; len: number; unwritten: boolean }
 /** A sorted list of [start, end) physical ranges the filesystem's own metadata occupies. */
 export type SystemZone = Float64Array;
 
+/** Inodes the inode cache keeps at least before pruning unused ones. */
+const ICACHE_MIN = 1024;
+
 /** How inode.ts builds inodes; installed by super.ts so this file needs no import of it. */
 export type IgetFn = (sbi: Ext4Sb, ino: number, special: boolean) => Promise<Ext4Inode>;
 
@@ -119,9 +122,14 @@ export class Ext4Sb extends SuperBlock {
   journalBlocks = 0;
   opts: Ext4MountOptions;
   systemZone: SystemZone = new Float64Array(0);
-  /** Inode cache (bounded, least recently used first). */
+  /**
+   * Inode cache, least recently used first: every inode a dentry or an open file holds (one
+   * object per inode number, so hard links share it), plus a few that nothing holds. The dcache
+   * bounds the first kind and hands each one back through dropInode; the second kind is pruned
+   * beyond icacheMax.
+   */
   readonly icache = new Map<number, Ext4Inode>();
-  icacheMax = 8192;
+  icacheMax = ICACHE_MIN;
   igetFn: IgetFn | null = null;
 
   constructor(vfs: Vfs, type: FileSystemType, flags: number, op: SuperBlock['op'], bdev: BlockDevice, opts: Ext4MountOptions) {
@@ -161,7 +169,13 @@ export class Ext4Sb extends SuperBlock {
   get clusterSize(): number { return this.blockSize << this.clusterBits; }
 
   /** Block `nr` of the filesystem through the device cache (sb_bread). */
-  bread(nr: number): MaybePromise<Uint8Array> { return this.bdev.bread(nr, this.blockSize); }
+  bread(nr: number): MaybePromise<Uint8Array> {
+    // A read-write mount keeps changed metadata here until the journal writes it home (jbd.ts).
+    const o = this.metaOverlay.get(nr);
+    return o ?? this.bdev.bread(nr, this.blockSize);
+  }
+  /** Metadata blocks changed but not yet home (read-write mounts with a journal; see jbd.ts). */
+  readonly metaOverlay = new Map<number, Uint8Array>();
 
   /** ext4_group_first_block_no */
   groupFirstBlock(group: number): number { return group * this.blocksPerGroup + this.firstDataBlock; }
@@ -220,12 +234,34 @@ export class Ext4Sb extends SuperBlock {
       const again = this.icache.get(ino);
       if (again) return again;
       this.icache.set(ino, inode);
-      if (this.icache.size > this.icacheMax) {
-        const oldest = this.icache.keys().next().value as number;
-        this.icache.delete(oldest);
-      }
+      if (this.icache.size > this.icacheMax) this.pruneIcache();
       return inode;
     });
+  }
+
+  /** The dcache let go of `inode` and no file has it open: forget it (evict of a linked inode). */
+  override dropInode(inode: Inode): void {
+    if (this.icache.get(inode.ino) === inode) this.icache.delete(inode.ino);
+    (inode as Ext4Inode).extentCache = null;
+  }
+
+  /**
+   * prune_icache_sb: drop the oldest inodes nothing holds (read by iget, then never bound to a
+   * dentry: EA inodes, a lookup that lost a race). Held ones stay whatever their number; the
+   * limit follows them so a large in-use set is not rescanned on every insertion.
+   */
+  private pruneIcache(): void {
+    let unused = 0;
+    for (const i of this.icache.values()) if (i.dentryRefs === 0 && i.openCount === 0) unused++;
+    let drop = unused - (ICACHE_MIN >> 1);
+    for (const [ino, i] of this.icache) {
+      if (drop <= 0) break;
+      if (i.dentryRefs !== 0 || i.openCount !== 0 || i.ino === 2 /* EXT4_ROOT_INO */) continue;
+      this.icache.delete(ino);
+      i.extentCache = null;
+      drop--;
+    }
+    this.icacheMax = Math.max(ICACHE_MIN, 2 * this.icache.size);
   }
 
   /** crc32c over `data` seeded as ext4 does (ext4_chksum). */

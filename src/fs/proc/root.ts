@@ -48,15 +48,18 @@ export function meminfoText(k: Kernel): string {
   const free = Math.max(0, m.freePages);
   const shmem = m.pages('shmem'), cachedFile = m.pages('cached'), buffers = m.pages('buffers');
   const slab = m.pages('slab') + m.pages('sock');
+  // The dcache's pages: given back under pressure (its shrinker), so they count as available.
+  const sreclaimable = m.reclaimable('slab');
   const cached = cachedFile + shmem;
-  const available = Math.min(total, free + cachedFile + buffers);
+  const available = Math.min(total, free + cachedFile + buffers + sreclaimable);
   const rows: [string, number][] = [
     ['MemTotal', total], ['MemFree', free], ['MemAvailable', available], ['Buffers', buffers],
     ['Cached', cached], ['SwapCached', 0], ['Active', shmem + cachedFile + buffers], ['Inactive', 0],
     ['Active(anon)', shmem], ['Inactive(anon)', 0], ['Active(file)', cachedFile + buffers],
     ['Inactive(file)', 0], ['Unevictable', 0], ['Mlocked', 0], ['SwapTotal', 0], ['SwapFree', 0],
     ['Zswap', 0], ['Zswapped', 0], ['Dirty', 0], ['Writeback', 0], ['AnonPages', 0], ['Mapped', 0],
-    ['Shmem', shmem], ['KReclaimable', 0], ['Slab', slab], ['SReclaimable', 0], ['SUnreclaim', slab],
+    ['Shmem', shmem], ['KReclaimable', sreclaimable], ['Slab', slab], ['SReclaimable', sreclaimable],
+    ['SUnreclaim', slab - sreclaimable],
     ['KernelStack', 0], ['PageTables', 0], ['SecPageTables', 0], ['NFS_Unstable', 0], ['Bounce', 0],
     ['WritebackTmp', 0], ['CommitLimit', Math.floor(total / 2)], ['Committed_AS', shmem],
     ['VmallocTotal', 0], ['VmallocUsed', 0], ['VmallocChunk', 0], ['Percpu', 0],
@@ -270,6 +273,8 @@ export function createProcType(k: Kernel): FileSystemType {
       sb.magic = 0x9fa0;
       sb.blocksize = PAGE_SIZE;
       sb.dcacheAuthoritative = false;
+      // ProcChildren checks every cached dentry on use, so dropped ones are safely rebuilt.
+      sb.dcacheRevalidates = true;
       const root = allocInode(sb, S_IFDIR | 0o555);
       root.ino = 1;
       root.dir = rootDirOps(sb);

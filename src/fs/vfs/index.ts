@@ -4,7 +4,7 @@
  */
 export { Vfs, type VfsServices, type BlockDeviceResolver } from './vfs.js';
 export { Inode, type InodeOperations, type InodeInit, type Iattr } from './inode.js';
-export { Dentry } from './dentry.js';
+export { Dentry, Dcache, dget, dput, dHashed, DENTRY_CHARGE, DCACHE_ON_LRU, DCACHE_REFERENCED, DCACHE_PINNED } from './dentry.js';
 export {
   SuperBlock, type SuperOperations, type FileSystemType, type MountRequest,
   FS_REQUIRES_DEV, FS_BINARY_MOUNTDATA, FS_USERNS_MOUNT,

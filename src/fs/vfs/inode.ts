@@ -96,6 +96,11 @@ export class Inode {
   flock: unknown = undefined;
   /** A dentry this inode is reachable through (for d_path of an inode-only reference). */
   alias: Dentry | null = null;
+  /**
+   * Dentries bound to this inode (i_count's dcache part). When the dcache lets go of the last one
+   * and openCount is 0, SuperBlock.dropInode lets the filesystem forget the inode.
+   */
+  dentryRefs = 0;
 
   constructor(sb: SuperBlock, ino: number, mode: number, op: InodeOperations, fop: FileOperations) {
     this.sb = sb; this.ino = ino; this.mode = mode; this.op = op; this.fop = fop;

@@ -12,7 +12,7 @@ import { fail } from '../../lib/errors.js';
 import type { ByteString } from '../../lib/bytestr.js';
 import { ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EXDEV, EACCES } from '../../uapi/errno.js';
 import type { Cred } from '../../kernel/auth/index.js';
-import { Dentry } from './dentry.js';
+import { Dentry, DCACHE_REFERENCED, DCACHE_PINNED, dget } from './dentry.js';
 import type { Inode } from './inode.js';
 import { type Path, followMounts } from './mount.js';
 import { permissionErrno, MAY_EXEC } from './permission.js';
@@ -51,17 +51,27 @@ function isPath(v: unknown): v is Path {
 export async function lookupChild(dir: Path, name: ByteString, caller?: unknown): Promise<Dentry> {
   const d = dir.dentry;
   const hit = d.children.get(name);
-  if (hit) return hit;
+  if (hit) { hit.dflags |= DCACHE_REFERENCED; return hit; }
   const inode = d.inode!;
-  if (inode.sb.dcacheAuthoritative || !inode.op.lookup) return new Dentry(name, d, null);
-  if (name.length > inode.sb.maxNameLen) fail(ENAMETOOLONG);
-  if (caller !== undefined) inode.sb.vfs.caller = caller;
-  const found = await inode.op.lookup(inode, name);
+  const sb = inode.sb;
+  if (sb.dcacheAuthoritative || !inode.op.lookup) return new Dentry(name, d, null);
+  if (name.length > sb.maxNameLen) fail(ENAMETOOLONG);
+  if (caller !== undefined) sb.vfs.caller = caller;
+  // The directory must stay in the tree while the filesystem reads it (d_count of the walk).
+  d.refcount++;
+  let found: Inode | null;
+  try {
+    found = await inode.op.lookup(inode, name);
+  } finally { d.refcount--; }
   // Another task may have filled the slot while we waited.
   const again = d.children.get(name);
   if (again) return again;
+  // A directory the dcache dropped and rebuilt: this dentry (a cwd, say) names it again.
+  if (!inode.alias) inode.alias = d;
   const child = new Dentry(name, d, found);
   d.children.set(name, child);
+  // procfs' map refuses negative dentries: only what went in is cached (and accounted).
+  if (sb.dcacheReclaimable && d.children.get(name) === child) sb.vfs.dcache.add(child);
   return child;
 }
 
@@ -69,7 +79,7 @@ export async function lookupChild(dir: Path, name: ByteString, caller?: unknown)
 function lookupCached(dir: Path, name: ByteString): Dentry | undefined {
   const d = dir.dentry;
   const hit = d.children.get(name);
-  if (hit) return hit;
+  if (hit) { hit.dflags |= DCACHE_REFERENCED; return hit; }
   if (d.inode!.sb.dcacheAuthoritative) return NEGATIVE;
   return undefined;
 }
@@ -177,6 +187,12 @@ async function walk(st: WalkState, start: Path, name: ByteString, stopAtLast: bo
 
 function state(ctx: NameiContext, start: Path, flags: number): WalkState {
   const root = flags & LOOKUP_IN_ROOT ? start : ctx.root;
+  // A task root below a mount root (chroot) must stay the one object ".." stops at: keep it
+  // cached for good (FsStruct holds no dcache reference of its own).
+  if (root.dentry !== root.mnt.root && !(root.dentry.dflags & DCACHE_PINNED)) {
+    root.dentry.dflags |= DCACHE_PINNED;
+    dget(root.dentry);
+  }
   return { links: 0, flags, root, anchor: start, cred: ctx.cred, caller: ctx.caller };
 }
 
@@ -220,6 +236,7 @@ export function pathLookupCached(ctx: NameiContext, start: Path, name: ByteStrin
       if (comp === '..') return undefined;
       const child = cur.dentry.children.get(comp);
       if (!child || !child.inode) return undefined;
+      child.dflags |= DCACHE_REFERENCED;
       cur = child.mounts ? followMounts({ mnt: cur.mnt, dentry: child }) : { mnt: cur.mnt, dentry: child };
       const ci = cur.dentry.inode!;
       if (ci.isLnk && (j < n || (flags & LOOKUP_FOLLOW))) return undefined;

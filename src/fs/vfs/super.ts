@@ -59,6 +59,11 @@ export class SuperBlock {
   op: SuperOperations;
   /** The dentry tree holds the whole namespace: a dcache miss means ENOENT. */
   dcacheAuthoritative = false;
+  /**
+   * The filesystem checks a cached dentry on every hit (procfs' d_revalidate): a second dentry
+   * for one directory cannot go stale, so its dcache may be reclaimed even on a writable mount.
+   */
+  dcacheRevalidates = false;
   maxLinks = 0xffffffff;
   maxFileSize = Number.MAX_SAFE_INTEGER;
   maxNameLen = 255;
@@ -77,6 +82,24 @@ export class SuperBlock {
   }
 
   get readOnly(): boolean { return (this.flags & MS_RDONLY) !== 0; }
+
+  /**
+   * May the dcache drop unused dentries of this filesystem under memory pressure (and rebuild
+   * them by lookup)? Never where the dentries are the namespace; elsewhere only where a dentry
+   * still held out of the tree (a cwd) cannot go stale: read-only mounts, revalidating procfs.
+   * See src/fs/vfs/dentry.ts.
+   */
+  get dcacheReclaimable(): boolean {
+    return !this.dcacheAuthoritative && (this.readOnly || this.dcacheRevalidates);
+  }
+
+  /**
+   * The dcache dropped the last dentry of `inode` and no file has it open (iput_final of a linked
+   * inode): forget it from any inode cache and free per-inode caches, so the object can go. The
+   * inode must be readable again from its storage unchanged; a filesystem with state that lives
+   * only in memory keeps it. Default: nothing kept, nothing to do.
+   */
+  dropInode(_inode: Inode): void { /* no inode cache */ }
 
   /** current_time() truncated to this filesystem's granularity. */
   currentTime(): Timespec {

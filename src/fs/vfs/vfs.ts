@@ -12,7 +12,7 @@ import { MKDEV, MAJOR } from '../../uapi/stat.js';
 import type { FileSystemType, SuperBlock } from './super.js';
 import type { FileOperations } from './file.js';
 import { Mount } from './mount.js';
-import type { Dentry } from './dentry.js';
+import { Dcache, dget, type Dentry } from './dentry.js';
 
 export interface VfsServices {
   clock: Clock;
@@ -46,6 +46,8 @@ export class Vfs {
   caller: unknown = undefined;
   /** Next readdir position for a new dentry (tmpfs-style stable offsets; "."/".." use 0 and 1). */
   dirOffsetCounter = 2;
+  /** The reclaimable dentries of every filesystem, bounded and shrunk under memory pressure. */
+  readonly dcache: Dcache;
   rootMount!: Mount;
   readonly mounts = new Set<Mount>();
   private nextMountId = 1;
@@ -57,6 +59,7 @@ export class Vfs {
     this.clock = services.clock;
     this.mem = services.mem;
     this.printk = services.printk;
+    this.dcache = new Dcache(services.mem);
   }
 
   registerFilesystem(fs: FileSystemType): void {
@@ -86,6 +89,8 @@ export class Vfs {
 
   newMount(sb: SuperBlock, root: Dentry, flags: number, devname: string): Mount {
     const m = new Mount(this.nextMountId++, sb, root, flags, devname);
+    // A mount's root stays cached for as long as the mount exists (a bind mount's root included).
+    dget(root);
     sb.activeMounts++;
     return m;
   }
