@@ -286,6 +286,20 @@ export class FatSb extends SuperBlock {
     return { time, date, cs };
   }
 
+  /**
+   * The first and last instants a FAT entry can hold (s_time_min / s_time_max): 1980-01-01
+   * 00:00:00 and 2107-12-31 23:59:58 local time. Times set by utimes are clamped to them.
+   */
+  get timeMin(): number { return this.fat2unix(0, (1 << 5) | 1, 0).sec; }
+  get timeMax(): number { return this.fat2unix((23 << 11) | (59 << 5) | 29, (127 << 9) | (12 << 5) | 31, 0).sec; }
+
+  /** timestamp_truncate's range clamp for this filesystem. */
+  clampTime(ts: Timespec): Timespec {
+    if (ts.sec < this.timeMin) return { sec: this.timeMin, nsec: 0 };
+    if (ts.sec > this.timeMax) return { sec: this.timeMax, nsec: 0 };
+    return ts;
+  }
+
   /** fat_truncate_time's atime rule: FAT keeps only the (local) date. */
   truncAtime(ts: Timespec): Timespec {
     const off = this.opts.tzMinutes * 60;
@@ -304,6 +318,25 @@ export function put32(b: Uint8Array, o: number, v: number): void {
 /** The in-memory FAT inode (msdos_inode_info): where its entry is and where its data starts. */
 export class FatInode extends Inode {
   declare sb: FatSb;
+
+  constructor(...args: ConstructorParameters<typeof Inode>) {
+    super(...args);
+    // FAT stores only the access date, and every atime update goes through the filesystem
+    // (fat_update_time): reads via touch_atime included. The VFS sets atime directly, so the
+    // cut to the local day happens on assignment.
+    let atime = this.atime;
+    Object.defineProperty(this, 'atime', {
+      enumerable: true, configurable: true,
+      get: () => atime,
+      set: (ts: Timespec) => { atime = this.sb.truncAtime(ts); },
+    });
+    this.atime = atime;
+    this.setAtimeRaw = (ts) => { atime = ts; };
+  }
+
+  /** Set atime as given, uncut (the root's zero time, which Linux shows as is). */
+  setAtimeRaw: (ts: Timespec) => void;
+
   /** First cluster (i_start); 0 for an empty file or the FAT12/16 root. */
   start = 0;
   /** Position of the short entry: sector * entries-per-sector + index (0: root or unlinked). */

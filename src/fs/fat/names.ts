@@ -152,6 +152,21 @@ function cpLower(c: number): number {
   return l.length === 1 && UNI_TO_CP437.has(l.charCodeAt(0)) ? l.charCodeAt(0) : c;
 }
 
+/*
+ * The cp437 case table of Linux's NLS (charset2upper) for bytes above 0x7f: only these letters
+ * have an upper-case form inside the code page; every other byte is its own upper case.
+ */
+const CP437_UPPER = new Map<number, number>([
+  [0x81, 0x9a], [0x82, 0x90], [0x84, 0x8e], [0x86, 0x8f], [0x87, 0x80], [0x91, 0x92], [0x94, 0x99],
+  [0xa4, 0xa5], [0xe5, 0xe4], [0xed, 0xe8],
+]);
+
+/** nls_toupper for cp437. */
+export function cpUpperByte(b: number): number {
+  if (b >= 0x61 && b <= 0x7a) return b - 0x20;
+  return b < 0x80 ? b : CP437_UPPER.get(b) ?? b;
+}
+
 interface CaseInfo { lower: boolean; upper: boolean }
 
 /** to_shortname_char for one unit: cp437 byte(s) upper-cased, '_' for what cannot be stored. */
@@ -161,8 +176,9 @@ function toShortChar(u: number, info: CaseInfo): { b: number; exact: boolean } {
   }
   let b = uniToCp437(u);
   if (b < 0) return { b: 0x5f, exact: false };
-  // Non-ASCII bytes have no case the NT flags could describe.
-  if (b >= 0x7f) { info.lower = false; info.upper = false; }
+  // Non-ASCII bytes have no case the NT flags could describe; they are stored upper-cased
+  // through the code page all the same (é → É).
+  if (b >= 0x7f) { info.lower = false; info.upper = false; b = cpUpperByte(b); }
   else if (b >= 0x61 && b <= 0x7a) { info.upper = false; b -= 0x20; }
   else if (b >= 0x41 && b <= 0x5a) info.lower = false;
   return { b, exact: true };
