@@ -52,6 +52,12 @@ const RUNS = 3;
 const HERE = path.dirname(fileURLToPath(import.meta.url));        // dist/bench
 const ROOT = path.resolve(HERE, '../..');                          // repository root
 const FS2TAR = path.join(ROOT, 'dist/src/apps/fs2tar.js');
+/** The node flags of fs2tar's shebang (`#!/usr/bin/env -S node FLAGS`): run as its bin runs. */
+function shebangFlags(file: string): string {
+  const first = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n', 1)[0]! : '';
+  const m = /^#!\S*env -S node(.*)$/.exec(first);
+  return m ? m[1]!.trim() : '';
+}
 const SELF = path.join(HERE, 'fs2tar.js');
 const isRoot = process.getuid?.() === 0;
 
@@ -214,7 +220,7 @@ function methods(img: string, work: string): Method[] {
     id: mem === null ? 'ours' : `ours-m${mem}`,
     label: mem === null ? 'fs2tar (ours, default mem=10M)' : `fs2tar (ours, -m ${mem})`,
     memMiB: mem ?? 10,
-    run: () => timed(work, (T) => `${T(1)} ${q(process.execPath)} ${q(FS2TAR)} -t ext4 ${mem === null ? '' : `-m ${mem}`} ${q(img)} - | wc -c`),
+    run: () => timed(work, (T) => `${T(1)} ${q(process.execPath)} ${shebangFlags(FS2TAR)} ${q(FS2TAR)} -t ext4 ${mem === null ? '' : `-m ${mem}`} ${q(img)} - | wc -c`),
   });
   const list: Method[] = [ours(null), ours(256)];
   if (isRoot) {

@@ -361,7 +361,7 @@ describe('fs2tarMain over a stand-in disk API', { skip: DISK && 'the real disk A
     const out: Buffer[] = [];
     let err = '';
     const stdout = new PassThrough();
-    stdout.on('data', (d: Buffer) => out.push(d));
+    stdout.on('data', (d: Buffer) => out.push(Buffer.from(d))); // the writer reuses its buffers
     const stderr = new PassThrough();
     stderr.on('data', (d: Buffer) => { err += d.toString(); });
     const io = { stdout, stderr } as unknown as Fs2tarIo;

@@ -78,20 +78,22 @@ function why(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Byte sink over a Node writable stream, with its back-pressure and its first error. */
+/**
+ * Byte sink over a Node writable stream. Each chunk's promise resolves when the stream has taken
+ * it (its write callback), so the writer may reuse the buffer then: true of file descriptors,
+ * pipes and TTYs, whose write callback comes after the bytes reached the OS.
+ */
 function streamSink(s: NodeJS.WritableStream, name: string): { sink: ByteSink; end(): Promise<void> } {
   let failure: Error | null = null;
   const onError = (e: Error) => { failure ??= new Fatal(`${name}: ${why(e)}`); };
   s.on('error', onError);
-  const sink: ByteSink = (chunk) => {
-    if (failure) throw failure;
-    if (s.write(chunk)) return;
-    return new Promise<void>((resolve, reject) => {
-      const done = () => { s.off('drain', done); s.off('error', done); failure ? reject(failure) : resolve(); };
-      s.on('drain', done);
-      s.on('error', done);
+  const sink: ByteSink = (chunk) => new Promise<void>((resolve, reject) => {
+    if (failure) { reject(failure); return; }
+    s.write(chunk, (e?: Error | null) => {
+      if (e) onError(e);
+      if (failure) reject(failure); else resolve();
     });
-  };
+  });
   return {
     sink,
     end: () => new Promise<void>((resolve, reject) => {
@@ -102,6 +104,18 @@ function streamSink(s: NodeJS.WritableStream, name: string): { sink: ByteSink; e
       s.end(() => (failure ? reject(failure) : resolve()));
     }),
   };
+}
+
+/** Byte sink writing straight to a file descriptor: done with each chunk when it returns. */
+function fdSink(fd: number, name: string): { sink: ByteSink; end(): Promise<void> } {
+  const sink: ByteSink = (chunk) => {
+    try {
+      for (let done = 0; done < chunk.length;) done += nodeFs.writeSync(fd, chunk, done, chunk.length - done);
+    } catch (e) {
+      throw new Fatal(`${name}: ${why(e)}`);
+    }
+  };
+  return { sink, end: async () => {} };
 }
 
 /** Lines of /proc/<file> of the booted kernel, mounting proc first if need be. */
@@ -227,12 +241,9 @@ async function run(o: Fs2tarOptions, io: Fs2tarIo, say: (m: string) => void): Pr
 
 async function archive(k: LklKernel, mnt: string, o: Fs2tarOptions, io: Fs2tarIo, say: (m: string) => void): Promise<number> {
   const toStdout = o.output === '-';
-  let out: NodeJS.WritableStream;
-  if (toStdout) out = io.stdout;
-  else {
-    let fd: number;
-    try { fd = nodeFs.openSync(o.output, 'w', 0o666); } catch (e) { throw new Fatal(`cannot create '${o.output}': ${why(e)}`); }
-    out = nodeFs.createWriteStream('', { fd, highWaterMark: 1 << 20 });
+  let outFd = -1;
+  if (!toStdout) {
+    try { outFd = nodeFs.openSync(o.output, 'w', 0o666); } catch (e) { throw new Fatal(`cannot create '${o.output}': ${why(e)}`); }
   }
   let ctx: number | null = null;
   if (o.selinux !== null) {
@@ -249,7 +260,7 @@ async function archive(k: LklKernel, mnt: string, o: Fs2tarOptions, io: Fs2tarIo
   const st: { blocks?: number; bfree?: number; bsize?: number } = {};
   const used = (await k.sys.statfs(mnt, st)) === 0 ? ((st.blocks ?? 0) - (st.bfree ?? 0)) * (st.bsize ?? 0) : 0;
   const progress = makeProgress(io.stderr, used);
-  const { sink, end } = streamSink(out, toStdout ? 'standard output' : `'${o.output}'`);
+  const { sink, end } = toStdout ? streamSink(io.stdout, 'standard output') : fdSink(outFd, `'${o.output}'`);
   const tar = new TarWriter(sink);
   const sp = Buffer.from(' '), nl = Buffer.from('\n');
   try {
@@ -274,6 +285,6 @@ async function archive(k: LklKernel, mnt: string, o: Fs2tarOptions, io: Fs2tarIo
     throw e;
   } finally {
     if (ctx !== null) { try { flushCtx(); } finally { nodeFs.closeSync(ctx); } }
-    if (!toStdout && !(out as nodeFs.WriteStream).writableEnded) out.end();
+    if (outFd >= 0) nodeFs.closeSync(outFd);
   }
 }

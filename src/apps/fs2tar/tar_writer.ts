@@ -17,9 +17,10 @@
  *
  * Output: headers and small bodies are gathered in a 1 MiB buffer handed to the sink when full;
  * a file chunk of 64 KiB or more goes to the sink as it is, after what is gathered — so the file
- * data is not copied here at all. The sink keeps what it is given (a stream's write does), so a
- * full buffer is never reused, and callers must not reuse a chunk they wrote. A sink returning a
- * promise is awaited: that is the back-pressure.
+ * data is not copied here at all. The sink is awaited for every chunk and is done with it then
+ * (see ByteSink), so the gathering buffer is reused, and so may a caller reuse a chunk once its
+ * write() has resolved: the archive streams through a fixed few buffers, not a fresh one per
+ * chunk for the garbage collector to find.
  */
 import { Header } from 'tar/header';
 import { PaxRecords, xattrKeyword, paxTime, isUtf8 } from './pax.js';
@@ -49,7 +50,11 @@ export interface TarEntry {
   xattrs?: Array<[Uint8Array, Uint8Array]>;
 }
 
-/** Where the archive bytes go; may return a promise to apply back-pressure. */
+/**
+ * Where the archive bytes go. The sink is done with a chunk when it returns, or when the promise
+ * it returns resolves (that is also the back-pressure): the writer and its callers reuse the
+ * buffer afterwards. A sink that keeps chunks must copy them.
+ */
 export type ByteSink = (chunk: Uint8Array) => void | Promise<void>;
 
 /** The body of a regular-file entry: write exactly `size` bytes, then end(). */
@@ -135,7 +140,6 @@ export class TarWriter {
   private async flush(): Promise<void> {
     if (this.pos === 0) return;
     const chunk = this.out.subarray(0, this.pos);
-    this.out = Buffer.allocUnsafe(OUT_SIZE);
     this.pos = 0;
     await this.give(chunk);
   }

@@ -79,6 +79,8 @@ class Walker {
   private readonly valueBuf = new Uint8Array(XATTR_SIZE_MAX);
   private readonly dirBuf = new Uint8Array(65536);
   private readonly linkBuf = new Uint8Array(4096);
+  /** File data, READ_CHUNK at a time (not zero-filled: read(2) overwrites what it returns). */
+  private readonly readBuf = Buffer.allocUnsafe(READ_CHUNK);
   readonly result: WalkResult = { entries: 0, bytes: 0, errors: 0 };
 
   constructor(private readonly t: KernelTask, private readonly tar: TarWriter, private readonly hooks: WalkHooks) {}
@@ -215,9 +217,8 @@ class Walker {
       let failed = false;
       while (done < size) {
         const want = Math.min(READ_CHUNK, size - done);
-        // Fresh each time: the archive writer keeps the chunk until it reaches the sink. Not
-        // zero-filled (read(2) overwrites it; a short read is zero-padded below).
-        const buf = Buffer.allocUnsafe(want);
+        // One buffer for every read: the writer is done with a chunk once write() resolves.
+        const buf = this.readBuf.subarray(0, want);
         let n = failed ? 0 : await sys.read(fd, buf, want);
         if (n < 0) { this.fail(ap, `read error at byte ${done}`, n); failed = true; n = 0; }
         if (n === 0) {
