@@ -1,16 +1,20 @@
 /*
- * ext2, ext3 and ext4, read-only, through one driver (as Linux's ext4 module serves all three).
+ * ext2, ext3 and ext4 through one driver (as Linux's ext4 module serves all three).
  *
  * ext4Initcall registers the three filesystem types, each needing a block device: mount(2)
  * hands the device to ext4FillSuper (super.ts), which checks the on-disk superblock against
  * what the requested type may contain, replays a dirty journal when the device is writable, and
- * returns a superblock whose root dentry is inode 2. Every mount is read-only: MS_RDONLY is set
- * on the superblock whatever was asked for, so writes fail with EROFS while reads work.
+ * returns a superblock whose root dentry is inode 2. A writable request becomes a read-write
+ * mount when super_write.ts supports the filesystem (journal through jbd2, data=ordered);
+ * otherwise the mount is read-only and writes fail with EROFS.
  *
  * Map of the driver (Linux's file names): layout/ (on-disk records), ext4.ts (shared Ext4Sb and
  * Ext4Inode), super.ts (mount, statfs), inode.ts (iget), extents.ts and indirect.ts (block
  * mapping), file.ts (regular file reads), dir.ts, htree.ts, hash.ts, casefold.ts, namei via
- * dir.ts, symlink.ts, xattr.ts, inline.ts (directories, names, links, attributes).
+ * dir.ts, symlink.ts, xattr.ts, inline.ts (directories, names, links, attributes); writing:
+ * super_write.ts (rw mount, sync, umount), jbd.ts (handles, metadata overlay), balloc.ts (block
+ * and inode bitmaps), inode_write.ts (inodes, data, truncate, evict), extents_write.ts and
+ * indirect_write.ts (mapping changes), namei_write.ts (create, mkdir, link, unlink, rmdir).
  */
 import { FS_REQUIRES_DEV, type FileSystemType, type MountRequest, type Vfs } from '../vfs/index.js';
 import { ext4FillSuper } from './super.js';

@@ -1,5 +1,5 @@
 /*
- * Mounting ext2/ext3/ext4 read-only (fs/ext4/super.c: __ext4_fill_super and its helpers).
+ * Mounting ext2/ext3/ext4 (fs/ext4/super.c: __ext4_fill_super and its helpers).
  *
  * The mount runs Linux's sequence, with Linux's checks and messages at each step:
  *   1. the superblock at byte 1024 (or sb=N KiB): magic 0xEF53, sane block and cluster sizes;
@@ -15,8 +15,9 @@
  *      unless `noload`; after a replay the superblock loses needs_recovery and everything
  *      above is read again;
  *   7. the root inode (2), which must be a non-empty directory.
- * The filesystem is always mounted read-only (MS_RDONLY is set even if not asked for): this
- * driver never writes except the journal replay and the superblock flag it clears after it.
+ * A writable request then goes to super_write.ts (ext4SetupWrite), which makes the mount
+ * read-write when the writer supports the filesystem, and otherwise leaves it read-only with a
+ * warning naming what it cannot write (MS_RDONLY stays set, as this driver always did).
  *
  * statfs reports Linux's numbers: f_blocks excludes the metadata overhead (superblock and
  * descriptor copies, bitmaps, inode tables, the journal), free counts come from the group
@@ -48,6 +49,7 @@ import {
   Ext4Sb, ext4Msg, KERN_ERR, KERN_INFO, KERN_WARNING, EFSCORRUPTED, EFSBADCRC, type Ext4MountOptions,
 } from './ext4.js';
 import { ext4Iget } from './inode.js';
+import { ext4SetupWrite } from './super_write.js';
 
 /** Options Linux's ext4 accepts; those that change nothing for a read-only mount are ignored. */
 const FLAG_OPTIONS = new Set([
@@ -642,6 +644,8 @@ export async function ext4FillSuper(type: FileSystemType, req: MountRequest): Pr
       }
     }
     calculateOverhead(sbi);
+    // A writable request becomes a read-write mount when the writer supports this filesystem.
+    if (!readonly) await ext4SetupWrite(sbi);
     let root;
     try {
       root = await sbi.iget(EXT4_ROOT_INO, true);
@@ -654,9 +658,11 @@ export async function ext4FillSuper(type: FileSystemType, req: MountRequest): Pr
     }
     sbi.root = new Dentry('/', null, root);
     if (recovered) msg(sbi, KERN_INFO, 'recovery complete');
-    msg(sbi, KERN_INFO, `mounted filesystem ${formatUuid(sbi.uuid)} ro ${dataModeDescr(sbi)}. Quota mode: ${quotaMode(sbi)}.`);
+    msg(sbi, KERN_INFO, `mounted filesystem ${formatUuid(sbi.uuid)} ${sbi.readOnly ? 'ro' : 'r/w'} ${dataModeDescr(sbi)}. Quota mode: ${quotaMode(sbi)}.`);
     return sbi;
   } catch (e) {
+    // A failure after the read-write setup: leave the journal and superblock clean again.
+    if (!sbi.readOnly && sbi.op.putSuper) { try { await sbi.op.putSuper(sbi); } catch { /* the first error wins */ } }
     sbi.icache.clear();
     throw e;
   }

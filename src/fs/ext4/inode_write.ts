@@ -1,0 +1,374 @@
+/*
+ * Writing inodes and file data (fs/ext4/inode.c: ext4_do_update_inode, ext4_write_begin/end,
+ * ext4_truncate, ext4_setattr, ext4_evict_inode; ialloc.c: __ext4_new_inode).
+ *
+ * The in-memory Ext4Inode is authoritative while mounted read-write: each change updates its
+ * fields, then writeInode() encodes them into the raw on-disk bytes (timestamps with their
+ * _extra epoch and nanosecond words where i_extra_isize reaches them, i_blocks in 512-byte units,
+ * the checksum last) and copies the slot into its inode-table block inside the handle.
+ *
+ * A write maps each block of the range: blocks already mapped are overwritten in place; holes
+ * get new blocks, as long runs as possible starting right after the previous extent's physical
+ * end (or in the inode's group), recorded in the extent list with merging. Data goes to the
+ * block cache before the handle stops (data=ordered: the commit flushes it first). Partial
+ * blocks are read, merged and written; new blocks are zero-filled around the written bytes.
+ * Large writes are cut into chunks, one handle each, so a transaction stays small.
+ *
+ * Truncation down cuts the extent list at the new end, frees the blocks (they stay unused until
+ * the transaction commits), zeroes the tail of the new last block so the bytes past EOF read as
+ * zero if the file grows again, and writes the inode. Growing is just the new size (a hole).
+ *
+ * Eviction of an unlinked inode frees all its blocks, sets i_dtime and clears its bit in the inode
+ * bitmap. Without the orphan list, a crash between the unlink and the eviction of a file still
+ * open leaks its blocks until e2fsck (documented gap).
+ */
+import { fail, isPromise } from '../../lib/errors.js';
+import { EOPNOTSUPP, EFBIG, ENOSPC } from '../../uapi/errno.js';
+import type { Timespec } from '../../uapi/stat.js';
+import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } from '../../uapi/stat.js';
+import type { File, Inode, Iattr } from '../vfs/index.js';
+import {
+  EXT4_GOOD_OLD_INODE_SIZE, EXT4_EXTENTS_FL, EXT4_EA_INODE_FL, EXT4_HUGE_FILE_FL, I_CHECKSUM_LO, I_CHECKSUM_HI, I_CTIME_EXTRA, I_MTIME_EXTRA,
+  I_ATIME_EXTRA, I_CRTIME, I_CRTIME_EXTRA, I_EXTRA_ISIZE, Ext4InodeView,
+} from './layout/index.js';
+import { Ext4Inode, type Ext4Sb } from './ext4.js';
+import { inodeLocation, ext4InodeCsum } from './inode.js';
+import { allocBlocks, freeBlocks, freeInode, ALLOC_CREDITS } from './balloc.js';
+import { loadExtents, storeExtents, insertExtent, cutExtents, treeMax, type Extent } from './extents_write.js';
+import { indMapForWrite, indTruncate, indMaxBlocks } from './indirect_write.js';
+import { Ext4Handle, ext4JournalStart, withHandle, writeState } from './jbd.js';
+
+async function aw<T>(v: T | Promise<T>): Promise<T> { return isPromise(v) ? await v : v; }
+
+/** ext4_encode_extra_time: the low 32 bits of the seconds, and epoch | nsec << 2. */
+function encodeTime(t: Timespec): [number, number] {
+  const base = ((t.sec % 2 ** 32) + 2 ** 32) % 2 ** 32;
+  const epoch = Math.floor((t.sec - (base | 0)) / 2 ** 32) & 3;
+  return [base >>> 0, ((t.nsec << 2) | epoch) >>> 0];
+}
+
+/** ext4_do_update_inode: encode `inode` into its raw bytes and its inode-table block. */
+export async function writeInode(h: Ext4Handle, inode: Ext4Inode): Promise<void> {
+  const sbi = inode.sbi;
+  const raw = inode.raw;
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  const xi = inode.extraIsize;
+  v.setUint16(0x00, inode.mode & 0xffff, true);
+  v.setUint16(0x02, inode.uid & 0xffff, true);
+  v.setUint16(0x78, (inode.uid >>> 16) & 0xffff, true);
+  v.setUint16(0x18, inode.gid & 0xffff, true);
+  v.setUint16(0x7a, (inode.gid >>> 16) & 0xffff, true);
+  v.setUint32(0x04, inode.size % 2 ** 32, true);
+  v.setUint32(0x6c, Math.floor(inode.size / 2 ** 32), true);
+  const times: [Timespec, number, number][] = [[inode.atime, 0x08, I_ATIME_EXTRA], [inode.ctime, 0x0c, I_CTIME_EXTRA], [inode.mtime, 0x10, I_MTIME_EXTRA]];
+  if (Ext4InodeView.fits(xi, I_CRTIME, 4)) times.push([inode.btime, I_CRTIME, I_CRTIME_EXTRA]);
+  for (const [t, off, xoff] of times) {
+    const [base, extra] = encodeTime(t);
+    v.setUint32(off, base, true);
+    if (Ext4InodeView.fits(xi, xoff, 4)) v.setUint32(xoff, extra, true);
+  }
+  v.setUint32(0x14, inode.dtime >>> 0, true);
+  v.setUint16(0x1a, inode.nlink & 0xffff, true);
+  // i_blocks: 512-byte units, 48 bits with huge_file.
+  let blocks = inode.blocks;
+  let flags = inode.i_flags & ~EXT4_HUGE_FILE_FL;
+  if (blocks >= 2 ** 32 && !sbi.hasHugeFile) fail(EFBIG);
+  if (blocks >= 2 ** 48) { flags |= EXT4_HUGE_FILE_FL; blocks = Math.floor(blocks / (sbi.blockSize >> 9)); }
+  v.setUint32(0x1c, blocks % 2 ** 32, true);
+  v.setUint16(0x74, sbi.hasHugeFile ? Math.floor(blocks / 2 ** 32) & 0xffff : 0, true);
+  inode.i_flags = flags;
+  v.setUint32(0x20, flags >>> 0, true);
+  v.setUint32(0x64, inode.generation >>> 0, true);
+  v.setUint32(0x68, inode.i_file_acl % 2 ** 32, true);
+  if (sbi.has64bit) v.setUint16(0x76, Math.floor(inode.i_file_acl / 2 ** 32), true);
+  if (sbi.hasMetadataCsum) {
+    const c = ext4InodeCsum(sbi, raw, inode.csumSeed, xi);
+    v.setUint16(I_CHECKSUM_LO, c & 0xffff, true);
+    if (sbi.inodeSize > EXT4_GOOD_OLD_INODE_SIZE && Ext4InodeView.fits(xi, I_CHECKSUM_HI, 2)) v.setUint16(I_CHECKSUM_HI, c >>> 16, true);
+  }
+  const loc = inodeLocation(sbi, inode.ino);
+  const b = await h.getBlock(loc.block);
+  b.set(raw, loc.offset);
+  h.dirty(loc.block);
+}
+
+/** Fields of a brand-new inode (the on-disk slot is rewritten whole). */
+export function initNewInode(sbi: Ext4Sb, ino: number, mode: number, uid: number, gid: number, generation: number): Uint8Array {
+  const raw = new Uint8Array(sbi.inodeSize);
+  if (sbi.inodeSize > EXT4_GOOD_OLD_INODE_SIZE) {
+    let want = sbi.es.s_want_extra_isize || 32;
+    want = Math.min(want, sbi.inodeSize - EXT4_GOOD_OLD_INODE_SIZE) & ~3;
+    new DataView(raw.buffer).setUint16(I_EXTRA_ISIZE, want, true);
+  }
+  void ino; void mode; void uid; void gid; void generation;
+  return raw;
+}
+
+/* ---- data ---- */
+
+/** Blocks per write chunk (one handle each). */
+const WRITE_CHUNK_BLOCKS = 1024;
+
+function findMapping(list: Extent[], lblk: number): { pblk: number; len: number; next: number; prevEnd: number } {
+  // Binary search for the last extent starting at or before lblk.
+  let lo = 0, hi = list.length;
+  while (lo < hi) { const m = (lo + hi) >>> 1; if (list[m]!.lblk <= lblk) lo = m + 1; else hi = m; }
+  const e = list[lo - 1];
+  const nextE = list[lo];
+  const next = nextE ? nextE.lblk : Infinity;
+  if (e && lblk < e.lblk + e.len) {
+    const off = lblk - e.lblk;
+    return { pblk: e.unwritten ? -1 : e.pblk + off, len: e.len - off, next, prevEnd: 0 };
+  }
+  return { pblk: 0, len: Math.min(next, 2 ** 32 - 1) - lblk, next, prevEnd: e ? e.pblk + e.len + (lblk - e.lblk - e.len) : 0 };
+}
+
+function inodeGoal(inode: Ext4Inode): number {
+  const sbi = inode.sbi;
+  const g = Math.floor((inode.ino - 1) / sbi.inodesPerGroup);
+  return sbi.groupFirstBlock(g);
+}
+
+/** Refuse what this writer cannot change (before any change is made). */
+export function checkWritableInode(inode: Ext4Inode): void {
+  if (inode.hasInlineData) fail(EOPNOTSUPP, 'ext4: inline data files are not writable yet');
+  if (inode.encrypted) fail(EOPNOTSUPP);
+}
+
+/** Map [lblk, lblk+count) for writing through the extent tree or the block map. */
+export async function mapWriteRange(h: Ext4Handle, inode: Ext4Inode, lblk: number, count: number,
+  each: (lblk: number, pblk: number, fresh: boolean) => Promise<void>): Promise<void> {
+  if (!inode.usesExtents) {
+    if (lblk + count > indMaxBlocks(inode)) fail(EFBIG);
+    await indMapForWrite(h, inode, lblk, count, each);
+    return;
+  }
+  const { list, leaves } = await loadExtents(inode);
+  const state = { changed: false };
+  try {
+    await mapForWrite(h, inode, list, lblk, count, each, state);
+  } finally {
+    // What was allocated before an error is recorded, so no block leaks.
+    if (state.changed) await storeExtents(h, inode, list, leaves);
+  }
+}
+
+/** Free every block at or past logical block `keep`; returns the new last block's mapping (0: none). */
+async function truncateBlocks(h: Ext4Handle, inode: Ext4Inode, keep: number): Promise<number> {
+  const bs = inode.sbi.blockSize;
+  if (!inode.usesExtents) {
+    await indTruncate(h, inode, keep);
+    if (!keep) return 0;
+    const m = await inode.mapBlocks(keep - 1, 1);
+    return m.unwritten ? 0 : m.pblk;
+  }
+  const { list, leaves } = await loadExtents(inode);
+  const freed = cutExtents(list, keep);
+  for (const r of freed) {
+    await freeBlocks(h, r.pblk, r.len);
+    inode.blocks -= r.len * (bs >> 9);
+  }
+  await storeExtents(h, inode, list, leaves);
+  if (!keep) return 0;
+  const m = findMapping(list, keep - 1);
+  return m.pblk > 0 ? m.pblk : 0;
+}
+
+/**
+ * Make blocks [lblk, lblk+count) of `inode` mapped, allocating holes (in `h`). Returns the
+ * physical block of each (new ones flagged) through `each`.
+ */
+async function mapForWrite(h: Ext4Handle, inode: Ext4Inode, list: Extent[], lblk: number, count: number,
+  each: (lblk: number, pblk: number, fresh: boolean) => Promise<void>, state: { changed: boolean }): Promise<void> {
+  let at = lblk;
+  const end = lblk + count;
+  const spb = inode.sbi.blockSize >> 9;
+  while (at < end) {
+    const m = findMapping(list, at);
+    if (m.pblk > 0) {
+      const n = Math.min(m.len, end - at);
+      for (let i = 0; i < n; i++) await each(at + i, m.pblk + i, false);
+      at += n;
+      continue;
+    }
+    if (m.pblk < 0) fail(EOPNOTSUPP, 'ext4: writing into unwritten extents is not supported yet');
+    if (list.length >= treeMax(inode) - 1) fail(EFBIG, 'ext4: extent tree full');
+    const want = Math.min(m.len, end - at);
+    const goal = m.prevEnd || inodeGoal(inode);
+    const got = await allocBlocks(h, goal, want);
+    insertExtent(list, at, got.pblk, got.len);
+    inode.blocks += got.len * spb;
+    state.changed = true;
+    for (let i = 0; i < got.len; i++) await each(at + i, got.pblk + i, true);
+    at += got.len;
+  }
+}
+
+/** ext4_buffered_write_iter for extent-mapped files. */
+export async function ext4FileWrite(file: File, buf: Uint8Array, pos: number): Promise<number> {
+  const inode = file.inode as Ext4Inode;
+  checkWritableInode(inode);
+  const sbi = inode.sbi;
+  const bs = sbi.blockSize;
+  if (pos + buf.length > sbi.maxFileSize) fail(EFBIG);
+  let done = 0;
+  let retried = false;
+  while (done < buf.length) {
+    const p = pos + done;
+    const first = Math.floor(p / bs);
+    const lastExcl = Math.min(Math.ceil((pos + buf.length) / bs), first + WRITE_CHUNK_BLOCKS);
+    const chunkEnd = Math.min(pos + buf.length, lastExcl * bs);
+    // Bitmap and descriptor of every group a fragmented chunk may touch, the inode, the tree.
+    const h = await ext4JournalStart(sbi, Math.min(2 * sbi.groupsCount, 64) + 16 + (inode.usesExtents ? 0 : 16));
+    // Bytes whose blocks are mapped and written: on an error (ENOSPC) the write is short, not torn.
+    let mappedEnd = p;
+    let err: unknown = null;
+    try {
+      try {
+        await mapWriteRange(h, inode, first, lastExcl - first, async (lblk, pblk, fresh) => {
+          const bStart = lblk * bs;
+          const from = Math.max(p, bStart), to = Math.min(chunkEnd, bStart + bs);
+          let data: Uint8Array;
+          if (from === bStart && to === bStart + bs) data = buf.slice(from - pos, to - pos);
+          else {
+            data = fresh ? new Uint8Array(bs) : (await aw(sbi.bdev.bread(pblk, bs))).slice();
+            data.set(buf.subarray(from - pos, to - pos), from - bStart);
+          }
+          await aw(sbi.bdev.bwrite(pblk, bs, data));
+          mappedEnd = to;
+        });
+      } catch (e) { err = e; }
+      if (mappedEnd > p) {
+        done = mappedEnd - pos;
+        if (pos + done > inode.size) inode.size = pos + done;
+        inode.touch(true);
+      }
+      await writeInode(h, inode);
+    } finally {
+      await h.stop();
+      // Mapping caches filled while the handle held newer private copies (no journal) are stale.
+      inode.extentCache = null;
+    }
+    if (err) {
+      // ext4_should_retry_alloc: blocks freed by uncommitted transactions come back after a commit.
+      const ws = writeState(sbi);
+      if ((err as { errno?: number }).errno === ENOSPC && mappedEnd === p && !retried && ws.journal && ws.pendingFree.size) {
+        retried = true;
+        await ws.journal.commit();
+        continue;
+      }
+      if (done > 0) return done;
+      throw err;
+    }
+    retried = false;
+  }
+  return done;
+}
+
+/** ext4_truncate / the size part of ext4_setattr. */
+export async function ext4Truncate(inode: Ext4Inode, size: number, evicting = false): Promise<void> {
+  const sbi = inode.sbi;
+  const bs = sbi.blockSize;
+  if (size > sbi.maxFileSize) fail(EFBIG);
+  if (size >= inode.size && !evicting) {
+    await withHandle(sbi, 4, async (h) => { inode.size = size; await writeInode(h, inode); });
+    return;
+  }
+  if (!inode.isReg && !inode.isDir && !evicting) fail(EOPNOTSUPP);
+  checkWritableInode(inode);
+  const keepBlocks = Math.ceil(size / bs);
+  const per = bs / 4;
+  const revokes = inode.usesExtents ? 8 : Math.ceil(inode.blocks / (bs >> 9) / per) + 8;
+  await withHandle(sbi, 2 * ALLOC_CREDITS * Math.min(sbi.groupsCount, 16) + 64, async (h) => {
+    const last = await truncateBlocks(h, inode, keepBlocks);
+    // Zero the tail of the new last block: bytes past EOF must read as zero if the file grows.
+    if (size % bs && last) {
+      const data = (await aw(sbi.bdev.bread(last, bs))).slice();
+      data.fill(0, size % bs);
+      await aw(sbi.bdev.bwrite(last, bs, data));
+    }
+    inode.size = size;
+    await writeInode(h, inode);
+  }, revokes).finally(() => { inode.extentCache = null; });
+}
+
+/** ext4_setattr */
+export async function ext4Setattr(inodeV: Inode, attr: Iattr): Promise<void> {
+  const inode = inodeV as Ext4Inode;
+  if (attr.size !== undefined && attr.size !== inode.size) {
+    if ((inode.mode & S_IFMT) !== S_IFREG) fail(EOPNOTSUPP);
+    await ext4Truncate(inode, attr.size);
+  }
+  await withHandle(inode.sbi, 4, async (h) => {
+    if (attr.mode !== undefined) inode.mode = attr.mode;
+    if (attr.uid !== undefined) inode.uid = attr.uid;
+    if (attr.gid !== undefined) inode.gid = attr.gid;
+    if (attr.atime !== undefined) inode.atime = attr.atime;
+    if (attr.mtime !== undefined) inode.mtime = attr.mtime;
+    if (attr.ctime !== undefined) inode.ctime = attr.ctime;
+    await writeInode(h, inode);
+  });
+}
+
+/** ext4_evict_inode for an inode whose last link and last user are gone. */
+export async function ext4EvictInode(inodeV: Inode): Promise<void> {
+  const inode = inodeV as Ext4Inode;
+  const sbi = inode.sbi;
+  if (inode.nlink !== 0) return;
+  const type = inode.mode & S_IFMT;
+  // Free the data (fast symlinks and devices have none in blocks).
+  if (inode.hasInlineData || (inode.i_flags & EXT4_EA_INODE_FL)) return; // kept: e2fsck reports a leak, never a double use
+  if (type === S_IFREG || type === S_IFDIR || (type === S_IFLNK && !inode.isFastSymlink())) {
+    if (inode.size > 0 || inode.blocks > 0) await ext4Truncate(inode, 0, true);
+  }
+  if (inode.i_file_acl) await releaseXattrBlock(inode);
+  await withHandle(sbi, 2 * ALLOC_CREDITS + 4, async (h) => {
+    inode.dtime = Math.floor(sbi.vfs.clock.realtime().sec) >>> 0;
+    inode.size = 0;
+    await writeInode(h, inode);
+    await freeInode(h, inode.ino, type === S_IFDIR);
+  });
+  sbi.icache.delete(inode.ino);
+}
+
+/**
+ * ext4_xattr_release_block: the inode lets go of its xattr block; the last user frees it,
+ * others see h_refcount drop (with the block's checksum redone under metadata_csum).
+ */
+async function releaseXattrBlock(inode: Ext4Inode): Promise<void> {
+  const sbi = inode.sbi;
+  const nr = inode.i_file_acl;
+  await withHandle(sbi, 2 * ALLOC_CREDITS + 4, async (h) => {
+    const b = await h.getBlock(nr);
+    const v = new DataView(b.buffer, b.byteOffset, b.length);
+    const ref = v.getUint32(4, true);
+    if (ref <= 1) {
+      h.forget(nr);
+      await freeBlocks(h, nr, 1);
+    } else {
+      v.setUint32(4, ref - 1, true);
+      if (sbi.hasMetadataCsum) {
+        // ext4_xattr_block_csum: crc32c(seed, le64 block number, block with h_checksum zeroed).
+        const le = new Uint8Array(8);
+        new DataView(le.buffer).setUint32(0, nr % 2 ** 32, true);
+        new DataView(le.buffer).setUint32(4, Math.floor(nr / 2 ** 32), true);
+        v.setUint32(0x10, 0, true);
+        v.setUint32(0x10, sbi.chksum(sbi.chksum(sbi.csumSeed, le), b) >>> 0, true);
+      }
+      h.dirty(nr);
+    }
+    inode.i_file_acl = 0;
+    inode.blocks = Math.max(0, inode.blocks - (sbi.blockSize >> 9));
+    await writeInode(h, inode);
+  }, 1);
+}
+
+/** fsync / sync_fs: commit the journal, or write back the cache without one. */
+export async function ext4ForceCommit(sbi: Ext4Sb): Promise<void> {
+  const j = writeState(sbi).journal;
+  if (j) await j.commit();
+  else await sbi.bdev.sync();
+}
+
+export { Ext4Inode, EXT4_EXTENTS_FL };
+export type { Ext4Handle };
