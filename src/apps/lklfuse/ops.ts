@@ -1,0 +1,480 @@
+/*
+ * The FUSE operations, each mapped onto our kernel's system calls.
+ *
+ * Node ids. FUSE names every object by a 64-bit node id that the daemon hands out in LOOKUP (and
+ * CREATE, MKNOD, MKDIR, SYMLINK, LINK, READDIRPLUS) and takes back in FORGET once the host kernel
+ * has dropped as many references as it was given. lklfuse keys nodes by their path inside our
+ * kernel's mount ("/mnt/0000fe00/a/b", bytes one char each): every change to the namespace comes
+ * through us, so a RENAME moves the node (and everything below it) to the new path, and an
+ * UNLINK/RMDIR detaches it. Ids are never reused, so the generation number can stay 0. Paths, not
+ * inode numbers, because a FAT inode number is only stable while the inode is cached.
+ *
+ * File handles are our kernel's descriptors (the request tasks share init's descriptor table), so
+ * READ and WRITE are pread64/pwrite64 on `fh` and the path never matters for open files. A
+ * directory handle also caches the directory's entries, read with getdents64 when READDIR asks
+ * for offset 0; the offset handed back with each entry is its index + 1.
+ *
+ * Everything runs as root in our kernel, as LKL's lklfuse does: permission checks are the host
+ * kernel's business (default_permissions) or the mount's (only the mounter, unless allow_other).
+ * Errors are Linux errnos from our kernel, passed through unchanged as -errno.
+ */
+import type { KernelTask } from '../../lkl.js';
+import {
+  AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, O_RDONLY, O_DIRECTORY, O_CREAT, O_EXCL, O_NOCTTY, SEEK_SET,
+} from '../../uapi/fcntl.js';
+import { S_IFMT, new_encode_dev, UTIME_NOW, UTIME_OMIT, type Kstat } from '../../uapi/stat.js';
+import { ENOENT, ENOSYS, ERANGE, EBADF, EIO, ESTALE } from '../../uapi/errno.js';
+import {
+  Op, type InHeader, type FuseAttr, view, u64, setU64, putEntry, putAttr, cstrings,
+  IN_HEADER_SIZE, ENTRY_OUT_SIZE, ATTR_OUT_SIZE, OPEN_OUT_SIZE, KSTATFS_SIZE, DIRENT_HEADER_SIZE,
+  FUSE_ROOT_ID, FATTR_MODE, FATTR_UID, FATTR_GID, FATTR_SIZE, FATTR_ATIME, FATTR_MTIME, FATTR_FH,
+  FATTR_ATIME_NOW, FATTR_MTIME_NOW, FUSE_GETATTR_FH, FUSE_FSYNC_FDATASYNC,
+} from './proto.js';
+
+/** A failed request: its errno goes back in the out header. */
+export class FuseError extends Error { constructor(readonly errno: number) { super(`errno ${errno}`); } }
+
+/** What one request produces: reply bytes (body only), an errno, or nothing (FORGET...). */
+export type OpResult = Uint8Array | null | 'noreply';
+
+interface Node { id: number; path: string | null; nlookup: number; }
+
+interface DirHandle { entries: { ino: number; type: number; name: Uint8Array }[] | null; }
+
+export interface FsOptions {
+  /** Our kernel's mount point of the image ("/mnt/0000fe00"). */
+  root: string;
+  uid: number | null;
+  gid: number | null;
+  /** Entry and attribute validity, seconds. */
+  timeout: number;
+}
+
+const latin1 = (b: Uint8Array): string => { let s = ''; for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!); return s; };
+const bytes = (s: string): Uint8Array => { const b = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i); return b; };
+
+/** A syscall's result: the value, or a FuseError for -errno. */
+function ok(r: number): number { if (r < 0) throw new FuseError(-r); return r; }
+
+export class FuseFs {
+  private readonly nodes = new Map<number, Node>();
+  private readonly byPath = new Map<string, Node>();
+  private nextId = FUSE_ROOT_ID + 1;
+  private readonly dirs = new Map<number, DirHandle>();
+  /** Counts of nodes and handles, for tests and -d. */
+  get nodeCount(): number { return this.nodes.size; }
+
+  constructor(private readonly o: FsOptions) {
+    const root: Node = { id: FUSE_ROOT_ID, path: o.root, nlookup: 1 };
+    this.nodes.set(root.id, root); this.byPath.set(o.root, root);
+  }
+
+  /** Descriptors still open (file and directory handles), closed at shutdown. */
+  readonly open = new Set<number>();
+
+  private pathOf(nodeid: number): string {
+    const n = this.nodes.get(nodeid);
+    if (!n) throw new FuseError(ESTALE);
+    if (n.path === null) throw new FuseError(ENOENT);
+    return n.path;
+  }
+  private child(nodeid: number, name: Uint8Array): string {
+    const p = this.pathOf(nodeid);
+    const s = latin1(name);
+    if (s === '.' ) return p;
+    if (s === '..') return nodeid === FUSE_ROOT_ID ? p : p.slice(0, p.lastIndexOf('/'));
+    return `${p}/${s}`;
+  }
+  /** The node for a path, one more lookup reference on it. */
+  private ref(path: string): Node {
+    let n = this.byPath.get(path);
+    if (!n) {
+      n = { id: this.nextId++, path, nlookup: 0 };
+      this.nodes.set(n.id, n); this.byPath.set(path, n);
+    }
+    n.nlookup++;
+    return n;
+  }
+  private detach(path: string): void {
+    const n = this.byPath.get(path);
+    if (n && n.id !== FUSE_ROOT_ID) { this.byPath.delete(path); n.path = null; }
+  }
+  private forget(nodeid: number, count: number): void {
+    const n = this.nodes.get(nodeid);
+    if (!n || n.id === FUSE_ROOT_ID) return;
+    n.nlookup -= count;
+    if (n.nlookup <= 0) {
+      this.nodes.delete(nodeid);
+      if (n.path !== null && this.byPath.get(n.path) === n) this.byPath.delete(n.path);
+    }
+  }
+  /** A rename moved `from` to `to`: every node at or below `from` follows. */
+  private moved(from: string, to: string): void {
+    const pre = `${from}/`;
+    const hits: Node[] = [];
+    for (const [p, n] of this.byPath) if (p === from || p.startsWith(pre)) hits.push(n);
+    for (const n of hits) this.byPath.delete(n.path!);
+    for (const n of hits) { n.path = to + n.path!.slice(from.length); this.byPath.set(n.path, n); }
+  }
+
+  private attr(st: Kstat): FuseAttr {
+    return {
+      ino: st.ino, size: st.size, blocks: st.blocks, atime: st.atime, mtime: st.mtime, ctime: st.ctime,
+      mode: st.mode, nlink: st.nlink, uid: this.o.uid ?? st.uid, gid: this.o.gid ?? st.gid,
+      rdev: new_encode_dev(st.rdev), blksize: st.blksize,
+    };
+  }
+  private async lstat(t: KernelTask, path: string): Promise<Kstat> {
+    const st = {} as Kstat;
+    ok(await t.sys.newfstatat(AT_FDCWD, bytes(path), st, AT_SYMLINK_NOFOLLOW));
+    return st;
+  }
+  private async entry(t: KernelTask, path: string): Promise<Uint8Array> {
+    const st = await this.lstat(t, path);
+    const n = this.ref(path);
+    const out = new Uint8Array(ENTRY_OUT_SIZE);
+    putEntry(view(out), 0, n.id, 0, this.o.timeout, this.attr(st));
+    return out;
+  }
+  private attrOut(st: Kstat): Uint8Array {
+    const out = new Uint8Array(ATTR_OUT_SIZE);
+    const v = view(out);
+    setU64(v, 0, this.o.timeout);
+    putAttr(v, 16, this.attr(st));
+    return out;
+  }
+
+  /** Serve one request (header parsed, `b` the whole request). */
+  async handle(t: KernelTask, h: InHeader, b: Uint8Array): Promise<OpResult> {
+    const v = view(b);
+    const A = IN_HEADER_SIZE; // the op's struct starts here
+    const sys = t.sys;
+    switch (h.opcode) {
+      case Op.LOOKUP: {
+        const [name] = cstrings(b, A, 1);
+        return this.entry(t, this.child(h.nodeid, name!));
+      }
+      case Op.FORGET: this.forget(h.nodeid, u64(v, A)); return 'noreply';
+      case Op.BATCH_FORGET: {
+        const count = v.getUint32(A, true);
+        for (let i = 0; i < count; i++) this.forget(u64(v, A + 8 + i * 16), u64(v, A + 16 + i * 16));
+        return 'noreply';
+      }
+      case Op.GETATTR: {
+        const flags = v.getUint32(A, true);
+        const st = {} as Kstat;
+        if (flags & FUSE_GETATTR_FH) ok(await sys.fstat(u64(v, A + 8), st));
+        else ok(await sys.newfstatat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), st, AT_SYMLINK_NOFOLLOW));
+        return this.attrOut(st);
+      }
+      case Op.SETATTR: return this.setattr(t, h, v);
+      case Op.READLINK: {
+        const buf = new Uint8Array(4096);
+        const n = ok(await sys.readlinkat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), buf, buf.length));
+        return buf.slice(0, n);
+      }
+      case Op.SYMLINK: {
+        const [name, target] = cstrings(b, A, 2);
+        const p = this.child(h.nodeid, name!);
+        ok(await sys.symlinkat(target!, AT_FDCWD, bytes(p)));
+        return this.entry(t, p);
+      }
+      case Op.MKNOD: {
+        const mode = v.getUint32(A, true), rdev = v.getUint32(A + 4, true);
+        const [name] = cstrings(b, A + 16, 1);
+        const p = this.child(h.nodeid, name!);
+        ok(await sys.mknodat(AT_FDCWD, bytes(p), mode, rdev));
+        return this.entry(t, p);
+      }
+      case Op.MKDIR: {
+        const mode = v.getUint32(A, true);
+        const [name] = cstrings(b, A + 8, 1);
+        const p = this.child(h.nodeid, name!);
+        ok(await sys.mkdirat(AT_FDCWD, bytes(p), mode));
+        return this.entry(t, p);
+      }
+      case Op.UNLINK: case Op.RMDIR: {
+        const [name] = cstrings(b, A, 1);
+        const p = this.child(h.nodeid, name!);
+        ok(await sys.unlinkat(AT_FDCWD, bytes(p), h.opcode === Op.RMDIR ? AT_REMOVEDIR : 0));
+        this.detach(p);
+        return null;
+      }
+      case Op.RENAME: case Op.RENAME2: {
+        const newdir = u64(v, A);
+        const flags = h.opcode === Op.RENAME2 ? v.getUint32(A + 8, true) : 0;
+        const [oldname, newname] = cstrings(b, A + (h.opcode === Op.RENAME2 ? 16 : 8), 2);
+        const from = this.child(h.nodeid, oldname!), to = this.child(newdir, newname!);
+        ok(await sys.renameat2(AT_FDCWD, bytes(from), AT_FDCWD, bytes(to), flags));
+        if (flags & 2 /* RENAME_EXCHANGE */) {
+          const tmp = `\0exchange${this.nextId}`;
+          this.moved(to, tmp); this.moved(from, to); this.moved(tmp, from);
+        } else if (from !== to) {
+          // Renaming one hard link onto another of the same inode changes nothing (POSIX): `from`
+          // is still there, and both nodes keep their paths.
+          const st = {} as Kstat;
+          if ((await sys.newfstatat(AT_FDCWD, bytes(from), st, AT_SYMLINK_NOFOLLOW)) < 0) {
+            this.detachTree(to); this.moved(from, to);
+          }
+        }
+        return null;
+      }
+      case Op.LINK: {
+        const old = this.pathOf(u64(v, A));
+        const [name] = cstrings(b, A + 8, 1);
+        const p = this.child(h.nodeid, name!);
+        ok(await sys.linkat(AT_FDCWD, bytes(old), AT_FDCWD, bytes(p), 0));
+        return this.entry(t, p);
+      }
+      case Op.OPEN: {
+        const flags = v.getUint32(A, true) & ~(O_CREAT | O_EXCL | O_NOCTTY);
+        const fd = ok(await sys.openat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), flags, 0));
+        this.open.add(fd);
+        return openOut(fd);
+      }
+      case Op.CREATE: {
+        const flags = v.getUint32(A, true), mode = v.getUint32(A + 4, true);
+        const [name] = cstrings(b, A + 16, 1);
+        const p = this.child(h.nodeid, name!);
+        const fd = ok(await sys.openat(AT_FDCWD, bytes(p), (flags | O_CREAT) & ~O_NOCTTY, mode));
+        this.open.add(fd);
+        let e: Uint8Array;
+        try { e = await this.entry(t, p); } catch (err) { this.open.delete(fd); await sys.close(fd); throw err; }
+        const out = new Uint8Array(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
+        out.set(e); out.set(openOut(fd), ENTRY_OUT_SIZE);
+        return out;
+      }
+      case Op.READ: {
+        const fh = u64(v, A), off = u64(v, A + 8), size = v.getUint32(A + 16, true);
+        const buf = new Uint8Array(size);
+        const n = ok(await sys.pread64(fh, buf, size, off));
+        return n === size ? buf : buf.subarray(0, n);
+      }
+      case Op.WRITE: {
+        const fh = u64(v, A), off = u64(v, A + 8), size = v.getUint32(A + 16, true);
+        const data = b.subarray(A + 40, A + 40 + size);
+        let done = 0;
+        while (done < size) {
+          const n = ok(await sys.pwrite64(fh, data.subarray(done), size - done, off + done));
+          if (n === 0) break;
+          done += n;
+        }
+        return writeOut(done);
+      }
+      case Op.STATFS: {
+        const st: { blocks?: number; bfree?: number; bavail?: number; files?: number; ffree?: number; bsize?: number; namelen?: number; frsize?: number } = {};
+        ok(await sys.statfs(bytes(this.pathOf(h.nodeid)), st));
+        const out = new Uint8Array(KSTATFS_SIZE);
+        const w = view(out);
+        setU64(w, 0, st.blocks ?? 0); setU64(w, 8, st.bfree ?? 0); setU64(w, 16, st.bavail ?? 0);
+        setU64(w, 24, st.files ?? 0); setU64(w, 32, st.ffree ?? 0);
+        w.setUint32(40, st.bsize ?? 4096, true); w.setUint32(44, st.namelen ?? 255, true);
+        w.setUint32(48, st.frsize ?? st.bsize ?? 4096, true);
+        return out;
+      }
+      case Op.RELEASE: case Op.RELEASEDIR: {
+        const fh = u64(v, A);
+        this.dirs.delete(fh);
+        if (this.open.delete(fh)) ok(await sys.close(fh));
+        return null;
+      }
+      case Op.FLUSH: return null;
+      case Op.FSYNC: case Op.FSYNCDIR: {
+        const fh = u64(v, A), flags = v.getUint32(A + 8, true);
+        if (!this.open.has(fh)) throw new FuseError(EBADF);
+        ok(await (flags & FUSE_FSYNC_FDATASYNC ? sys.fdatasync(fh) : sys.fsync(fh)));
+        return null;
+      }
+      case Op.SETXATTR: {
+        const size = v.getUint32(A, true), flags = v.getUint32(A + 4, true);
+        const [name] = cstrings(b, A + 8, 1);
+        const value = b.subarray(A + 8 + name!.length + 1, A + 8 + name!.length + 1 + size);
+        ok(await sys.lsetxattr(bytes(this.pathOf(h.nodeid)), name!, value, size, flags));
+        return null;
+      }
+      case Op.GETXATTR: case Op.LISTXATTR: {
+        const size = v.getUint32(A, true);
+        const p = bytes(this.pathOf(h.nodeid));
+        const [name] = h.opcode === Op.GETXATTR ? cstrings(b, A + 8, 1) : [undefined];
+        const call = (buf: Uint8Array | null, n: number) => h.opcode === Op.GETXATTR
+          ? sys.lgetxattr(p, name!, buf, n) : sys.llistxattr(p, buf, n);
+        if (size === 0) {
+          const n = ok(await call(null, 0));
+          const out = new Uint8Array(8);
+          view(out).setUint32(0, n, true);
+          return out;
+        }
+        const buf = new Uint8Array(size);
+        const n = ok(await call(buf, size));
+        if (n > size) throw new FuseError(ERANGE);
+        return buf.subarray(0, n);
+      }
+      case Op.REMOVEXATTR: {
+        const [name] = cstrings(b, A, 1);
+        ok(await sys.lremovexattr(bytes(this.pathOf(h.nodeid)), name!));
+        return null;
+      }
+      case Op.ACCESS: {
+        ok(await sys.faccessat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), v.getUint32(A, true)));
+        return null;
+      }
+      case Op.OPENDIR: {
+        const fd = ok(await sys.openat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), O_RDONLY | O_DIRECTORY, 0));
+        this.open.add(fd);
+        this.dirs.set(fd, { entries: null });
+        return openOut(fd);
+      }
+      case Op.READDIR: case Op.READDIRPLUS: return this.readdir(t, h, v);
+      case Op.FALLOCATE: {
+        ok(await sys.fallocate(u64(v, A), v.getUint32(A + 24, true), u64(v, A + 8), u64(v, A + 16)));
+        return null;
+      }
+      case Op.LSEEK: {
+        const r = ok(await sys.lseek(u64(v, A), u64(v, A + 8), v.getUint32(A + 16, true)));
+        const out = new Uint8Array(8);
+        setU64(view(out), 0, r);
+        return out;
+      }
+      case Op.COPY_FILE_RANGE: {
+        const offIn = { value: v.getBigUint64(A + 8, true) }, offOut = { value: v.getBigUint64(A + 32, true) };
+        const n = ok(await sys.copy_file_range(u64(v, A), offIn, u64(v, A + 24), offOut, u64(v, A + 40), u64(v, A + 48)));
+        return writeOut(n);
+      }
+      case Op.SYNCFS: {
+        // syncfs(2) on the host: our kernel writes back everything it holds (one filesystem).
+        ok(await sys.sync());
+        return null;
+      }
+      case Op.INTERRUPT:
+        // Our kernel's calls run to completion quickly; the interrupted request simply answers.
+        return 'noreply';
+      default:
+        throw new FuseError(ENOSYS);
+    }
+  }
+
+  /** A replaced rename target: it and anything below it lose their path. */
+  private detachTree(path: string): void {
+    const pre = `${path}/`;
+    for (const [p] of [...this.byPath]) if (p === path || p.startsWith(pre)) this.detach(p);
+  }
+
+  private async setattr(t: KernelTask, h: InHeader, v: DataView): Promise<Uint8Array> {
+    const A = IN_HEADER_SIZE;
+    const valid = v.getUint32(A, true);
+    const fh = valid & FATTR_FH ? u64(v, A + 8) : -1;
+    const useFh = fh >= 0 && this.open.has(fh);
+    const node = this.nodes.get(h.nodeid);
+    const path = node?.path ?? null;
+    if (!useFh && path === null) throw new FuseError(node ? ENOENT : ESTALE);
+    const p = path === null ? null : bytes(path);
+    const sys = t.sys;
+    if (valid & FATTR_MODE) {
+      const mode = v.getUint32(A + 68, true) & 0o7777;
+      ok(await (p ? sys.fchmodat(AT_FDCWD, p, mode) : sys.fchmod(fh, mode)));
+    }
+    if (valid & (FATTR_UID | FATTR_GID)) {
+      const uid = valid & FATTR_UID ? v.getUint32(A + 76, true) : -1;
+      const gid = valid & FATTR_GID ? v.getUint32(A + 80, true) : -1;
+      ok(await (p ? sys.fchownat(AT_FDCWD, p, uid, gid, AT_SYMLINK_NOFOLLOW) : sys.fchown(fh, uid, gid)));
+    }
+    if (valid & FATTR_SIZE) {
+      const size = u64(v, A + 16);
+      ok(await (useFh ? sys.ftruncate(fh, size) : sys.truncate(p!, size)));
+    }
+    if (valid & (FATTR_ATIME | FATTR_MTIME)) {
+      const ts = (set: number, now: number, so: number, no: number) =>
+        !(valid & set) ? { sec: 0, nsec: UTIME_OMIT }
+          : valid & now ? { sec: 0, nsec: UTIME_NOW }
+            : { sec: Number(v.getBigInt64(A + so, true)), nsec: v.getUint32(A + no, true) };
+      const times = [ts(FATTR_ATIME, FATTR_ATIME_NOW, 32, 56), ts(FATTR_MTIME, FATTR_MTIME_NOW, 40, 60)];
+      ok(await (p ? sys.utimensat(AT_FDCWD, p, times, AT_SYMLINK_NOFOLLOW) : sys.utimensat(fh, null, times, 0)));
+    }
+    const st = {} as Kstat;
+    ok(await (useFh ? sys.fstat(fh, st) : sys.newfstatat(AT_FDCWD, p!, st, AT_SYMLINK_NOFOLLOW)));
+    return this.attrOut(st);
+  }
+
+  private async readdir(t: KernelTask, h: InHeader, v: DataView): Promise<Uint8Array> {
+    const A = IN_HEADER_SIZE;
+    const fh = u64(v, A), off = u64(v, A + 8), size = v.getUint32(A + 16, true);
+    const d = this.dirs.get(fh);
+    if (!d) throw new FuseError(EBADF);
+    if (off === 0 || d.entries === null) d.entries = await this.list(t, fh);
+    const plus = h.opcode === Op.READDIRPLUS;
+    const dirPath = this.nodes.get(h.nodeid)?.path ?? null;
+    const out = new Uint8Array(size);
+    const w = view(out);
+    let o = 0;
+    for (let i = off; i < d.entries.length; i++) {
+      const e = d.entries[i]!;
+      const rec = (DIRENT_HEADER_SIZE + e.name.length + 7) & ~7;
+      const need = rec + (plus ? ENTRY_OUT_SIZE : 0);
+      if (o + need > size) break;
+      let ino = e.ino, type = e.type;
+      if (plus) {
+        const s = latin1(e.name);
+        let filled = false;
+        if (s !== '.' && s !== '..' && dirPath !== null) {
+          const p = `${dirPath}/${s}`;
+          try {
+            const st = await this.lstat(t, p);
+            const n = this.ref(p);
+            putEntry(w, o, n.id, 0, this.o.timeout, this.attr(st));
+            ino = st.ino; type = (st.mode & S_IFMT) >>> 12;
+            filled = true;
+          } catch { /* gone meanwhile: a plain entry without attributes */ }
+        }
+        if (!filled) out.fill(0, o, o + ENTRY_OUT_SIZE);
+        o += ENTRY_OUT_SIZE;
+      }
+      setU64(w, o, ino); setU64(w, o + 8, i + 1);
+      w.setUint32(o + 16, e.name.length, true); w.setUint32(o + 20, type, true);
+      out.set(e.name, o + DIRENT_HEADER_SIZE);
+      out.fill(0, o + DIRENT_HEADER_SIZE + e.name.length, o + rec);
+      o += rec;
+    }
+    return out.subarray(0, o);
+  }
+
+  /** All entries of an open directory, from its start (getdents64 records). */
+  private async list(t: KernelTask, fd: number): Promise<{ ino: number; type: number; name: Uint8Array }[]> {
+    ok(await t.sys.lseek(fd, 0, SEEK_SET));
+    const buf = new Uint8Array(65536);
+    const v = view(buf);
+    const r: { ino: number; type: number; name: Uint8Array }[] = [];
+    for (;;) {
+      const n = ok(await t.sys.getdents64(fd, buf, buf.length));
+      if (n === 0) break;
+      for (let o = 0; o < n;) {
+        const reclen = v.getUint16(o + 16, true);
+        if (reclen === 0) throw new FuseError(EIO);
+        const type = buf[o + 18]!;
+        let end = buf.indexOf(0, o + 19);
+        if (end < 0 || end > o + reclen) end = o + reclen;
+        r.push({ ino: u64(v, o), type, name: buf.slice(o + 19, end) });
+        o += reclen;
+      }
+    }
+    return r;
+  }
+
+  /** Close every descriptor still open (shutdown, before unmounting our kernel's filesystem). */
+  async closeAll(t: KernelTask): Promise<void> {
+    for (const fd of this.open) await t.sys.close(fd);
+    this.open.clear(); this.dirs.clear();
+  }
+}
+
+function openOut(fh: number): Uint8Array {
+  const out = new Uint8Array(OPEN_OUT_SIZE);
+  setU64(view(out), 0, fh);
+  return out;
+}
+
+function writeOut(n: number): Uint8Array {
+  const out = new Uint8Array(8);
+  view(out).setUint32(0, n, true);
+  return out;
+}
+

@@ -1,0 +1,244 @@
+/*
+ * The FUSE session: /dev/fuse opened, mounted on the host, and read until the host unmounts it.
+ *
+ * Mounting. The host kernel's FUSE mount needs an open /dev/fuse descriptor named in its options:
+ *   mount("lklfuse", MOUNTPOINT, "fuse.lklfuse", flags, "fd=N,rootmode=40000,user_id=U,group_id=G")
+ * Node has no mount(2), so the descriptor is handed to mount(8) as its fd 3 (spawn's stdio array)
+ * and mount(8) makes the call: `mount -i -t fuse.lklfuse -o fd=3,... lklfuse MOUNTPOINT`. That takes
+ * CAP_SYS_ADMIN (root). An unprivileged user would need fusermount3, which opens /dev/fuse itself
+ * and passes the descriptor back over a unix socket with SCM_RIGHTS, which Node cannot receive
+ * without a native addon: so lklfuse mounts as root only, and says so. Unmounting works both ways
+ * (`umount MOUNTPOINT`, `fusermount3 -u MOUNTPOINT`).
+ *
+ * Reading. A read of /dev/fuse blocks until a request arrives, and fs.read runs it on a libuv
+ * threadpool thread, so each outstanding read holds one thread: lklfuse keeps `readers` reads in
+ * flight (4, or 1 with -s) and raises UV_THREADPOOL_SIZE before the pool starts (src/apps/lklfuse.ts)
+ * so disk and file I/O elsewhere never starve. Each request is served in a kernel task of its own
+ * (a small pool of k.task() threads) and its reply written synchronously (a write to /dev/fuse never
+ * blocks). ENODEV from a read means the host unmounted us: the session ends. EINTR and EAGAIN are
+ * retried; ENOENT means the request was aborted before we read it.
+ */
+import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  parseInHeader, reply, replyError, view, Op, OP_NAMES, IN_HEADER_SIZE, INIT_OUT_SIZE,
+  FUSE_KERNEL_VERSION, FUSE_KERNEL_MINOR_VERSION, FUSE_ASYNC_READ, FUSE_ATOMIC_O_TRUNC,
+  FUSE_BIG_WRITES, FUSE_AUTO_INVAL_DATA, FUSE_DO_READDIRPLUS, FUSE_READDIRPLUS_AUTO,
+  FUSE_ASYNC_DIO, FUSE_PARALLEL_DIROPS, FUSE_MAX_PAGES, FUSE_CACHE_SYMLINKS, type InHeader,
+} from './proto.js';
+import { FuseError, type FuseFs } from './ops.js';
+import type { KernelTask } from '../../lkl.js';
+
+/** Largest WRITE payload we accept: 1 MiB (256 pages). */
+export const MAX_WRITE = 1 << 20;
+const MAX_PAGES = MAX_WRITE / 4096;
+/** A read buffer holds the largest request: header, fuse_write_in and MAX_WRITE bytes. */
+const BUFSIZE = MAX_WRITE + 4096;
+
+const ENODEV_CODES = new Set(['ENODEV']);
+const RETRY_CODES = new Set(['EINTR', 'EAGAIN', 'ENOENT']);
+
+export interface MountSpec {
+  source: string;
+  mountpoint: string;
+  readOnly: boolean;
+  allowOther: boolean;
+  defaultPermissions: boolean;
+}
+
+/** Run a host program; resolves to its exit status and what it printed on stderr. */
+export function run(cmd: string, args: string[], stdio: (number | 'ignore' | 'pipe')[] = ['ignore', 'ignore', 'pipe']): Promise<{ status: number; stderr: string }> {
+  return new Promise((resolve) => {
+    let child;
+    try {
+      child = spawn(cmd, args, { stdio: stdio as ('ignore' | 'pipe' | number)[] });
+    } catch (e) { resolve({ status: 127, stderr: String(e) }); return; }
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', (e) => resolve({ status: 127, stderr: `${cmd}: ${e.message}` }));
+    child.on('close', (code) => resolve({ status: code ?? 1, stderr: err.trim() }));
+  });
+}
+
+/** Open /dev/fuse and mount it on the host; returns the descriptor. */
+export async function fuseMount(m: MountSpec): Promise<number> {
+  const fd = fs.openSync('/dev/fuse', fs.constants.O_RDWR);
+  const uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
+  const o = [`fd=3`, `rootmode=40000`, `user_id=${uid}`, `group_id=${gid}`];
+  if (m.allowOther) o.push('allow_other');
+  if (m.defaultPermissions) o.push('default_permissions');
+  // nosuid,nodev: what fusermount3 imposes, and what a disk image from elsewhere deserves.
+  const flags = ['nosuid', 'nodev', m.readOnly ? 'ro' : 'rw'];
+  const src = m.source.replace(/[,\s]/g, '_');
+  const r = await run('mount', ['-i', '-t', 'fuse.lklfuse', '-o', [...flags, ...o].join(','), src, m.mountpoint],
+    ['ignore', 'ignore', 'pipe', fd]);
+  if (r.status !== 0) {
+    fs.closeSync(fd);
+    throw new Error(r.stderr || `mount exited with status ${r.status}`);
+  }
+  return fd;
+}
+
+/** The host side of shutting down: detach the mount (lazily, as libfuse does on a signal). */
+export async function fuseUnmount(mountpoint: string): Promise<void> {
+  await run('umount', ['-l', mountpoint]);
+}
+
+export interface SessionOptions {
+  readers: number;
+  tasks: number;
+  debug: ((line: string) => void) | null;
+  /** Called once, after DESTROY or ENODEV. */
+  onEnd(): void;
+}
+
+/** Serve requests from `fd` until the host unmounts; resolves then. */
+export class FuseSession {
+  private ended = false;
+  private idle: KernelTask[] = [];
+  private waiting: ((t: KernelTask) => void)[] = [];
+  private created = 0;
+  private inflight = 0;
+  private readonly drained: (() => void)[] = [];
+  private endResolve!: () => void;
+  readonly done = new Promise<void>((r) => { this.endResolve = r; });
+  proto = { major: 0, minor: 0 };
+  /** Why FUSE_INIT was refused, if it was. */
+  initError: string | null = null;
+
+  constructor(private readonly fd: number, private readonly fsys: FuseFs,
+    private readonly newTask: () => KernelTask, private readonly o: SessionOptions) {}
+
+  start(): void { for (let i = 0; i < this.o.readers; i++) this.readLoop(); }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.o.onEnd();
+    this.endResolve();
+  }
+
+  /** Requests still being served have answered (before shutdown touches the filesystem). */
+  async quiesce(): Promise<void> {
+    if (this.inflight === 0) return;
+    await new Promise<void>((r) => this.drained.push(r));
+  }
+
+  /** Every task of the pool exits. */
+  async exitTasks(): Promise<void> {
+    for (const t of this.idle) await t.exit();
+    this.idle = [];
+  }
+
+  private readLoop(): void {
+    const buf = Buffer.allocUnsafe(BUFSIZE);
+    const again = (): void => {
+      if (this.ended) return;
+      fs.read(this.fd, buf, 0, BUFSIZE, null, (err, n) => {
+        if (err) {
+          if (ENODEV_CODES.has(err.code ?? '')) { this.end(); return; }
+          if (RETRY_CODES.has(err.code ?? '')) { again(); return; }
+          this.o.debug?.(`read /dev/fuse: ${err.message}`);
+          this.end();
+          return;
+        }
+        if (n === 0) { this.end(); return; }
+        // The request is copied out so that this buffer can take the next one at once.
+        const req = new Uint8Array(n);
+        req.set(buf.subarray(0, n));
+        again();
+        this.dispatch(req);
+      });
+    };
+    again();
+  }
+
+  private async task(): Promise<KernelTask> {
+    const t = this.idle.pop();
+    if (t) return t;
+    if (this.created < this.o.tasks) { this.created++; return this.newTask(); }
+    return new Promise((r) => this.waiting.push(r));
+  }
+  private release(t: KernelTask): void {
+    const w = this.waiting.shift();
+    if (w) w(t); else this.idle.push(t);
+  }
+
+  private send(b: Uint8Array): void {
+    try { fs.writeSync(this.fd, b); } catch (e) {
+      // ENOENT: the request was interrupted and is gone; ENODEV: unmounted meanwhile.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENODEV') this.o.debug?.(`write /dev/fuse: ${(e as Error).message}`);
+    }
+  }
+
+  private dispatch(req: Uint8Array): void {
+    if (req.length < IN_HEADER_SIZE) return;
+    const h = parseInHeader(req);
+    if (h.opcode === Op.INIT) { this.init(h, req); return; }
+    if (h.opcode === Op.DESTROY) { this.send(reply(h.unique, null)); this.end(); return; }
+    this.inflight++;
+    void this.serve(h, req).finally(() => {
+      if (--this.inflight === 0) for (const r of this.drained.splice(0)) r();
+    });
+  }
+
+  private async serve(h: InHeader, req: Uint8Array): Promise<void> {
+    const t = await this.task();
+    let out: Uint8Array | null = null, errno = 0, noreply = false;
+    try {
+      const r = await this.fsys.handle(t, h, req);
+      if (r === 'noreply') noreply = true; else out = r;
+    } catch (e) {
+      if (e instanceof FuseError) errno = e.errno;
+      else { errno = 5; this.o.debug?.(`${OP_NAMES[h.opcode]}: internal error: ${(e as Error).stack ?? String(e)}`); }
+    } finally {
+      this.release(t);
+    }
+    if (this.o.debug) {
+      this.o.debug(`unique: ${h.unique}, opcode: ${OP_NAMES[h.opcode] ?? h.opcode} (${h.opcode}), nodeid: ${h.nodeid}, ` +
+        `insize: ${h.len} -> ${noreply ? 'no reply' : errno ? `error: -${errno}` : `outsize: ${16 + (out?.length ?? 0)}`}`);
+    }
+    if (noreply) return;
+    this.send(errno ? replyError(h.unique, errno) : reply(h.unique, out));
+  }
+
+  private init(h: InHeader, req: Uint8Array): void {
+    const v = view(req);
+    const major = v.getUint32(IN_HEADER_SIZE, true), minor = v.getUint32(IN_HEADER_SIZE + 4, true);
+    const readahead = v.getUint32(IN_HEADER_SIZE + 8, true), flags = v.getUint32(IN_HEADER_SIZE + 12, true);
+    this.o.debug?.(`INIT: ${major}.${minor} flags=0x${flags.toString(16)} max_readahead=${readahead}`);
+    if (major > FUSE_KERNEL_VERSION) {
+      // A newer major: answer with ours only, and the kernel sends INIT again in our version.
+      const out = new Uint8Array(8);
+      const w = view(out);
+      w.setUint32(0, FUSE_KERNEL_VERSION, true); w.setUint32(4, FUSE_KERNEL_MINOR_VERSION, true);
+      this.send(reply(h.unique, out));
+      return;
+    }
+    if (major < FUSE_KERNEL_VERSION || minor < FUSE_KERNEL_MINOR_VERSION) {
+      // The host kernel then fails every request; we leave, and the caller unmounts.
+      this.initError = `the host kernel speaks FUSE ${major}.${minor}; lklfuse needs ${FUSE_KERNEL_VERSION}.${FUSE_KERNEL_MINOR_VERSION} or later`;
+      this.send(replyError(h.unique, 71 /* EPROTO */));
+      this.end();
+      return;
+    }
+    const want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |
+      FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS |
+      FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS;
+    const out = new Uint8Array(INIT_OUT_SIZE);
+    const w = view(out);
+    w.setUint32(0, FUSE_KERNEL_VERSION, true);
+    w.setUint32(4, FUSE_KERNEL_MINOR_VERSION, true);
+    w.setUint32(8, readahead, true);
+    w.setUint32(12, (flags & want) >>> 0, true);
+    w.setUint16(16, 16, true); // max_background
+    w.setUint16(18, 12, true); // congestion_threshold
+    w.setUint32(20, MAX_WRITE, true);
+    w.setUint32(24, 1, true); // time_gran: nanoseconds
+    w.setUint16(28, MAX_PAGES, true);
+    this.proto = { major, minor };
+    this.send(reply(h.unique, out));
+  }
+}
+
