@@ -34,12 +34,34 @@ import { pipeInit } from './fs/pipe/index.js';
 import { eventpollInit } from './fs/eventpoll/index.js';
 import { LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART } from './uapi/misc.js';
 import { makeSys, makeFs, type Sys, type KernelFs } from './api/index.js';
+import { netNsInit } from './net/core/index.js';
+import { loopbackInit } from './net/link/index.js';
+import { arpInit } from './net/arp/index.js';
+import { ipv4Init } from './net/ipv4/index.js';
+import { icmpInit } from './net/icmp/index.js';
+import { udpInit } from './net/udp/index.js';
+import { ipv6Init } from './net/ipv6/index.js';
+import { registerFamily, inetFamily, inetInit, netlinkFamily, netSysctlWrite } from './net/socket/index.js';
+import { netdevAdd, netdevRemove, netdevGetIfindex, type NetdevBackend, type NetdevOptions } from './drivers/index.js';
+import { AF_INET, AF_NETLINK, SOCK_DGRAM, SOCK_RAW, SOCK_CLOEXEC } from './uapi/socket.js';
+import {
+  IFREQ_SIZE, IFR_UNION_OFFSET, IFF_UP, SIOCGIFNAME, SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCSIFMTU,
+} from './uapi/if.js';
+import {
+  NETLINK_ROUTE, NLMSG_HDRLEN, NLMSG_ERROR, NLM_F_REQUEST, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
+  NLM_F_REPLACE, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH, IFADDRMSG_SIZE, RTMSG_SIZE, NDMSG_SIZE,
+  IFA_LOCAL, IFA_ADDRESS, RTA_GATEWAY, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST,
+  NDA_DST, NDA_LLADDR, NUD_PERMANENT, SOCKADDR_NL_SIZE,
+} from './uapi/rtnetlink.js';
 
 export { NR } from './uapi/unistd.js';
 export * as uapi from './uapi/index.js';
 export type { HostOps } from './arch/host.js';
 export type { Sys, KernelFs, KernelFileHandle, KernelStats } from './api/index.js';
 export { KernelFsError } from './api/index.js';
+export { createCable, type Cable, type CableEnd } from './net/link/index.js';
+export type { NetBackend } from './arch/host.js';
+export type { NetdevBackend, NetdevOptions } from './drivers/index.js';
 /** The formatters behind `lkl mkfs`: they write through `dev.write(offset, bytes)`, no kernel needed. */
 export { mkfsExt4, type Ext4MkfsOptions, type Ext4MkfsSummary } from './fs/ext4/index.js';
 export { mkfsVfat, type MkfsVfatOptions, type MkfsVfatSummary } from './fs/fat/index.js';
@@ -101,6 +123,20 @@ function initcalls(): Initcall[] {
     fatInitcall,
     driversInitcall,
     blockInitcall,
+    {
+      // The IPv4 and IPv6 stacks (LKL's lkl_start_kernel brings them up with lo down; lkl_if_up(1)
+      // raises it). IPv6 has no socket family yet (AF_INET6 is EAFNOSUPPORT): it answers NDP and
+      // ping6 on every interface, as a Linux host does.
+      name: 'net',
+      fn: (k) => {
+        const net = netNsInit(k);
+        loopbackInit(net); arpInit(net); ipv4Init(net); icmpInit(net); udpInit(net);
+        ipv6Init(net);
+        inetInit(net);
+        registerFamily(k, inetFamily);
+        registerFamily(k, netlinkFamily);
+      },
+    },
   ];
 }
 
@@ -236,6 +272,42 @@ export class LklKernel extends KernelTask {
     throw e;
   }
 
+  // ---- network devices and configuration (LKL's lkl_netdev_* and lkl_if_* helpers) ----------
+  // Configuration goes through system calls, as LKL's helpers do (ioctl and rtnetlink on
+  // sockets); each returns 0 or -errno. Addresses are "a.b.c.d" or host-order numbers.
+
+  /** lkl_netdev_add: a NIC named eth<id> over a host backend or a cable end; returns its id (shared with disks). */
+  netdevAdd(backend: NetdevBackend, o: NetdevOptions = {}): number { return netdevAdd(this.k, backend, o); }
+  /** lkl_netdev_remove */
+  netdevRemove(id: number): void { netdevRemove(this.k, id); }
+  /** lkl_netdev_get_ifindex: the ifindex of device `id`, or -ENODEV. */
+  netdevGetIfindex(id: number): number {
+    try { return netdevGetIfindex(this.k, id); } catch (e) { return -((e as { errno?: number }).errno ?? ENODEV); }
+  }
+  /** lkl_if_up: SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP (lo gets 127.0.0.1/8). */
+  ifUp(ifindex: number): Promise<number> { return netConfig(this.sys).ifUp(ifindex); }
+  /** lkl_if_down */
+  ifDown(ifindex: number): Promise<number> { return netConfig(this.sys).ifDown(ifindex); }
+  /** lkl_if_set_mtu: SIOCSIFMTU */
+  ifSetMtu(ifindex: number, mtu: number): Promise<number> { return netConfig(this.sys).ifSetMtu(ifindex, mtu); }
+  /** lkl_if_set_ipv4: RTM_NEWADDR addr/prefixLen on the interface. */
+  ifSetIpv4(ifindex: number, addr: string | number, prefixLen: number): Promise<number> {
+    return netConfig(this.sys).ifSetIpv4(ifindex, addr, prefixLen);
+  }
+  /** lkl_set_ipv4_gateway: RTM_NEWROUTE default via addr. */
+  setIpv4Gateway(addr: string | number): Promise<number> { return netConfig(this.sys).setIpv4Gateway(addr); }
+  /** lkl_add_neighbor: RTM_NEWNEIGH, a permanent entry (af: AF_INET). */
+  addNeighbor(ifindex: number, af: number, ip: string | number, mac: Uint8Array | string): Promise<number> {
+    return netConfig(this.sys).addNeighbor(ifindex, af, ip, mac);
+  }
+  /**
+   * lkl_sysctl: set /proc/sys/<path> (e.g. 'net/ipv4/ip_forward', '1'). The network entries are
+   * served by the socket layer's table while /proc has no net/ directory (src/net/socket/af_inet_sysctl.ts).
+   */
+  async sysctl(path: string, value: string | number): Promise<number> {
+    try { netSysctlWrite(this.k, path, value); return 0; } catch (e) { return -((e as { errno?: number }).errno ?? EINVAL); }
+  }
+
   /** lkl_sys_halt: reboot(2) with LINUX_REBOOT_CMD_RESTART, as LKL does. Returns 0. */
   async halt(): Promise<number> {
     if (!this.k.running) return 0;
@@ -252,4 +324,114 @@ export async function boot(opts: BootOptions = {}): Promise<LklKernel> {
   for (const d of opts.disks ?? []) diskAdd(k, toBackend(host, d));
   await k.boot(initcalls());
   return new LklKernel(k, syscallTable());
+}
+
+// ---- the network helpers, through system calls (LKL's tools/lkl/lib/net.c) -----------------------
+
+function ipv4Arg(a: string | number): number {
+  if (typeof a === 'number') return a >>> 0;
+  const p = a.split('.');
+  if (p.length !== 4 || p.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) throw new RangeError(`bad IPv4 address ${a}`);
+  return p.reduce((v, x) => v * 256 + Number(x), 0) >>> 0;
+}
+
+function macArg(m: Uint8Array | string): Uint8Array {
+  if (m instanceof Uint8Array) return m;
+  const p = m.split(':');
+  if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{1,2}$/.test(x))) throw new RangeError(`bad MAC address ${m}`);
+  return new Uint8Array(p.map((x) => parseInt(x, 16)));
+}
+
+/** An rtnetlink request built by hand: header, fixed part, attributes. */
+function nlRequest(type: number, flags: number, fixed: Uint8Array, attrs: [number, Uint8Array][]): Uint8Array {
+  const al = (n: number) => (n + 3) & ~3;
+  let len = NLMSG_HDRLEN + al(fixed.length);
+  for (const [, v] of attrs) len += al(4 + v.length);
+  const b = new Uint8Array(len);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, len, true); dv.setUint16(4, type, true); dv.setUint16(6, flags, true); dv.setUint32(8, 1, true);
+  b.set(fixed, NLMSG_HDRLEN);
+  let o = NLMSG_HDRLEN + al(fixed.length);
+  for (const [t, v] of attrs) {
+    dv.setUint16(o, 4 + v.length, true); dv.setUint16(o + 2, t, true);
+    b.set(v, o + 4);
+    o += al(4 + v.length);
+  }
+  return b;
+}
+
+const be32 = (a: number): Uint8Array => new Uint8Array([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff]);
+
+/** The helpers over one task's syscalls; each returns 0 or -errno. */
+function netConfig(sys: Sys) {
+  async function withSocket(domain: number, type: number, proto: number, fn: (fd: number) => Promise<number>): Promise<number> {
+    const fd = await sys.socket(domain, type | SOCK_CLOEXEC, proto);
+    if (fd < 0) return fd;
+    try { return await fn(fd); } finally { await sys.close(fd); }
+  }
+  /** An ifreq naming the interface with this index (SIOCGIFNAME), or -errno. */
+  async function ifreqFor(fd: number, ifindex: number): Promise<Uint8Array | number> {
+    const ifr = new Uint8Array(IFREQ_SIZE);
+    new DataView(ifr.buffer).setInt32(IFR_UNION_OFFSET, ifindex, true);
+    const r = await sys.ioctl(fd, SIOCGIFNAME, ifr);
+    return r < 0 ? r : ifr;
+  }
+  async function setFlags(ifindex: number, up: boolean): Promise<number> {
+    return withSocket(AF_INET, SOCK_DGRAM, 0, async (fd) => {
+      const ifr = await ifreqFor(fd, ifindex);
+      if (typeof ifr === 'number') return ifr;
+      let r = await sys.ioctl(fd, SIOCGIFFLAGS, ifr);
+      if (r < 0) return r;
+      const dv = new DataView(ifr.buffer);
+      const f = dv.getUint16(IFR_UNION_OFFSET, true);
+      dv.setUint16(IFR_UNION_OFFSET, up ? f | IFF_UP : f & ~IFF_UP, true);
+      r = await sys.ioctl(fd, SIOCSIFFLAGS, ifr);
+      return r;
+    });
+  }
+  /** Send one rtnetlink request to the kernel and return its acknowledgement's status. */
+  async function rtnl(msg: Uint8Array): Promise<number> {
+    return withSocket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, async (fd) => {
+      const kernel = new Uint8Array(SOCKADDR_NL_SIZE);
+      kernel[0] = AF_NETLINK;
+      const s = await sys.sendto(fd, msg, msg.length, 0, kernel, SOCKADDR_NL_SIZE);
+      if (s < 0) return s;
+      const buf = new Uint8Array(8192);
+      const n = await sys.recvfrom(fd, buf, buf.length, 0, null, null);
+      if (n < 0) return n;
+      const dv = new DataView(buf.buffer);
+      if (n < NLMSG_HDRLEN + 4 || dv.getUint16(4, true) !== NLMSG_ERROR) return -EINVAL;
+      return dv.getInt32(NLMSG_HDRLEN, true);
+    });
+  }
+  return {
+    ifUp: (ifindex: number) => setFlags(ifindex, true),
+    ifDown: (ifindex: number) => setFlags(ifindex, false),
+    ifSetMtu: (ifindex: number, mtu: number) => withSocket(AF_INET, SOCK_DGRAM, 0, async (fd) => {
+      const ifr = await ifreqFor(fd, ifindex);
+      if (typeof ifr === 'number') return ifr;
+      new DataView(ifr.buffer).setInt32(IFR_UNION_OFFSET, mtu, true);
+      return sys.ioctl(fd, SIOCSIFMTU, ifr);
+    }),
+    ifSetIpv4: (ifindex: number, addr: string | number, prefixLen: number) => {
+      const a = be32(ipv4Arg(addr));
+      const ifa = new Uint8Array(IFADDRMSG_SIZE);
+      ifa[0] = AF_INET; ifa[1] = prefixLen;
+      new DataView(ifa.buffer).setUint32(4, ifindex, true);
+      return rtnl(nlRequest(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, ifa, [[IFA_LOCAL, a], [IFA_ADDRESS, a]]));
+    },
+    setIpv4Gateway: (addr: string | number) => {
+      const rtm = new Uint8Array(RTMSG_SIZE);
+      rtm[0] = AF_INET; rtm[4] = RT_TABLE_MAIN; rtm[5] = RTPROT_BOOT; rtm[6] = RT_SCOPE_UNIVERSE; rtm[7] = RTN_UNICAST;
+      return rtnl(nlRequest(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, rtm, [[RTA_GATEWAY, be32(ipv4Arg(addr))]]));
+    },
+    addNeighbor: (ifindex: number, af: number, ip: string | number, mac: Uint8Array | string) => {
+      const nd = new Uint8Array(NDMSG_SIZE);
+      nd[0] = af;
+      const dv = new DataView(nd.buffer);
+      dv.setInt32(4, ifindex, true); dv.setUint16(8, NUD_PERMANENT, true);
+      return rtnl(nlRequest(RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, nd,
+        [[NDA_DST, be32(ipv4Arg(ip))], [NDA_LLADDR, macArg(mac)]]));
+    },
+  };
 }

@@ -41,3 +41,4 @@ export { defaultTermios, TERMIOS_SIZE, type Termios, type Winsize } from './char
 export {
   blockInitcall, diskAdd, diskReady, diskRemove, diskIds, getBlockDevice, resolveBdev, allocVirtioIndex,
 } from './block/virtio_blk.js';
+export { netdevAdd, netdevRemove, netdevGetIfindex, type NetdevOptions, type NetdevBackend } from './net/virtio_net.js';

@@ -17,3 +17,8 @@ export {
   addrFromUser, addrToUser, encodeSockaddr, decodeSockaddr, getIntPtr, putIntPtr, ipv4Format,
   ipv6Parse, ipv6Format, type SockaddrObject,
 } from './sockaddr.js';
+export { inetFamily, inetInit, udpOps, pingOps, rawOps, sinParse, sinBytes } from './af_inet.js';
+export { tcpOps, tcpAttach, tcpEngineOf } from './af_inet_tcp.js';
+export { inetIoctl, inetAbcLen, maskToPrefix } from './af_inet_ioctl.js';
+export { netSysctlWrite, netSysctlRead, netSysctlNames } from './af_inet_sysctl.js';
+export { netlinkFamily, netlinkOps } from './af_netlink.js';
