@@ -11,12 +11,6 @@ export interface Known { id: string; match: (d: Divergence) => boolean; why: str
 
 export const KNOWN: Known[] = [
   {
-    id: 'rename-enametoolong-order',
-    match: (d) => d.kind === 'op' && /^op rename:\d ours="ENAMETOOLONG" linux="(ENOENT|ENOTDIR)"$/.test(d.signature),
-    why: 'renameat2 checks a >255-byte last component before looking up the other path\'s parent; Linux looks up both parents first '
-      + '(ENOENT, ENOTDIR) and only the filesystem\'s lookup rejects the long name. Minimal: [["rename","N×256","nodir/d1",2]]',
-  },
-  {
     id: 'inline-data-dirs',
     match: (d) => d.kind === 'tree' && / size got 4096, want [1-9]\d{1,2} \(/.test(d.detail),
     why: 'with -O inline_data Linux creates new directories inline (i_size 60, growing to 128+ into the system.data xattr); '

@@ -54,8 +54,9 @@ export async function lookupChild(dir: Path, name: ByteString, caller?: unknown)
   if (hit) { hit.dflags |= DCACHE_REFERENCED; return hit; }
   const inode = d.inode!;
   const sb = inode.sb;
-  if (sb.dcacheAuthoritative || !inode.op.lookup) return new Dentry(name, d, null);
+  // The filesystem's lookup refuses a name it could never hold (simple_lookup, ext4_lookup).
   if (name.length > sb.maxNameLen) fail(ENAMETOOLONG);
+  if (sb.dcacheAuthoritative || !inode.op.lookup) return new Dentry(name, d, null);
   if (caller !== undefined) sb.vfs.caller = caller;
   // The directory must stay in the tree while the filesystem reads it (d_count of the walk).
   d.refcount++;
@@ -142,7 +143,8 @@ async function walk(st: WalkState, start: Path, name: ByteString, stopAtLast: bo
     const comp = j - i === n ? name : name.slice(i, j);
     if (isLast && stopAtLast) {
       const lastType = comp === '.' ? LAST_DOT : comp === '..' ? LAST_DOTDOT : LAST_NORM;
-      if (lastType === LAST_NORM && comp.length > NAME_MAX) fail(ENAMETOOLONG);
+      // No length check on the last component here: as filename_parentat, the caller looks it
+      // up (ENAMETOOLONG from the lookup) after resolving every parent it needs (rename: both).
       return { path: cur, last: { parent: cur, last: comp, lastType, trailingSlash } };
     }
     if (comp === '.') {
