@@ -18,9 +18,9 @@
  */
 import { fail, isPromise } from '../../lib/errors.js';
 import type { ByteString } from '../../lib/bytestr.js';
-import { EPERM, EINVAL, ENOSPC, EROFS, ENOTEMPTY, EEXIST } from '../../uapi/errno.js';
+import { EPERM, EINVAL, ENOSPC, EROFS, ENOTEMPTY, EEXIST, EOPNOTSUPP } from '../../uapi/errno.js';
 import { S_IFDIR, S_IFREG, S_IFMT, type Timespec } from '../../uapi/stat.js';
-import { RENAME_NOREPLACE } from '../../uapi/fcntl.js';
+import { RENAME_NOREPLACE, RENAME_EXCHANGE, FALLOC_FL_KEEP_SIZE } from '../../uapi/fcntl.js';
 import type { InodeOperations, FileOperations, File, DirContext, Iattr, InodeInit, Inode } from '../vfs/index.js';
 import {
   FatInode, type FatSb, ATTR_DIR, ATTR_RO, ATTR_ARCH, ATTR_HIDDEN, ATTR_SYS, ATTR_VOLUME, MSDOS_ROOT_INO,
@@ -47,8 +47,10 @@ function isExec(n11: Uint8Array): boolean {
   return ext === 'EXE' || ext === 'COM' || ext === 'BAT';
 }
 
+/** i_blocks: every allocated cluster, preallocated ones past the size (fallocate) included. */
 function setBlocks(sb: FatSb, inode: FatInode): void {
-  inode.blocks = Math.ceil(inode.size / sb.clusterSize) * sb.clusterSize / 512;
+  const n = Math.max(Math.ceil(inode.size / sb.clusterSize), inode.clusters?.length ?? 0);
+  inode.blocks = n * sb.clusterSize / 512;
 }
 
 /** Count subdirectory entries (fat_subdirs), "." and ".." included. */
@@ -308,7 +310,59 @@ async function fatFsync(file: File): Promise<void> {
   await sb.bdev.sync();
 }
 
-const fileFops: FileOperations = { read: fileRead, write: fileWrite, fsync: fatFsync };
+/*
+ * fallocate (fat_fallocate). FAT has no holes and no unwritten extents, so it offers only two
+ * modes. Mode 0 is an expanding truncate: the file grows to offset+len, zero-filled, and stays
+ * as it is when already that long. FALLOC_FL_KEEP_SIZE appends clusters to the chain without
+ * touching the size or zeroing them, enough to cover offset+len counted from the clusters
+ * already allocated; a later write or truncate uses them. Those clusters past the size are
+ * given back when the inode leaves memory (fatFreeEofBlocks at unmount, all of them at the
+ * final unlink), as Linux does at eviction, so fsck.fat never sees a chain longer than the
+ * size. Everything else (punch hole, zero range, collapse, insert) is EOPNOTSUPP.
+ */
+async function fatFallocate(file: File, mode: number, offset: number, len: number): Promise<void> {
+  if (mode & ~FALLOC_FL_KEEP_SIZE) fail(EOPNOTSUPP);
+  const inode = file.inode as FatInode;
+  if (!inode.isReg) fail(EOPNOTSUPP);
+  const sb = inode.sb;
+  checkWritable(sb);
+  const end = offset + len;
+  if (mode & FALLOC_FL_KEEP_SIZE) {
+    const chain = inode.getClusters();
+    const onDisk = chain.length * sb.clusterSize;
+    if (end <= onDisk) return;
+    const want = onDisk + Math.ceil((end - onDisk) / sb.clusterSize) * sb.clusterSize;
+    const backed = growChain(inode, want);
+    // Clusters added before running out stay allocated, as fat_add_cluster leaves them.
+    setBlocks(sb, inode);
+    await sb.fatFlush();
+    await fatWriteInode(inode);
+    if (backed < want) fail(ENOSPC);
+    return;
+  }
+  if (end <= inode.size) return;
+  await fatTruncate(inode, end);
+  inode.touch(true);
+  await fatWriteInode(inode);
+}
+
+/**
+ * fat_free_eofblocks: give back clusters past the last one the size needs (left there by
+ * fallocate KEEP_SIZE). Called for every cached inode when the filesystem is unmounted.
+ */
+export async function fatFreeEofBlocks(inode: FatInode): Promise<void> {
+  const sb = inode.sb;
+  if (inode.isDir || !inode.clusters || inode.nlink === 0 || sb.readOnly) return;
+  const keep = Math.ceil(inode.size / sb.clusterSize);
+  const chain = inode.clusters;
+  if (chain.length <= keep) return;
+  sb.freeList(chain.splice(keep));
+  if (keep) sb.entrySet(chain[keep - 1]!, FAT_ENT_EOF); else inode.start = 0;
+  setBlocks(sb, inode);
+  await fatWriteInode(inode);
+}
+
+const fileFops: FileOperations = { read: fileRead, write: fileWrite, fsync: fatFsync, fallocate: fatFallocate };
 
 /* ---------------- setattr (fat_setattr) ---------------- */
 
@@ -327,6 +381,10 @@ async function fatSetattr(inode: Inode, attr: Iattr): Promise<void> {
     if (fi.isDir) fail(EPERM);
     await fatTruncate(fi, attr.size);
     fi.touch(true);
+  } else if (attr.size !== undefined && fi.isReg && (fi.clusters?.length ?? 0) > Math.ceil(fi.size / sb.clusterSize)) {
+    // A truncate to the current size still cuts the chain there (fat_truncate_blocks), which
+    // drops clusters preallocated with FALLOC_FL_KEEP_SIZE.
+    await fatTruncate(fi, fi.size);
   }
   if (attr.mode !== undefined) {
     const mode = sanitizeMode(fi, attr.mode);
@@ -519,10 +577,14 @@ async function setDotdot(inode: FatInode, parent: FatInode): Promise<void> {
 
 async function vfatRename(oldDir: Inode, oldName: ByteString, inode: Inode, newDir: Inode, newName: ByteString,
   target: Inode | null, flags: number): Promise<void> {
-  if (flags & ~RENAME_NOREPLACE) fail(EINVAL);
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) fail(EINVAL);
   const od = oldDir as FatInode, nd = newDir as FatInode, fi = inode as FatInode;
   const sb = od.sb;
   checkWritable(sb);
+  if (flags & RENAME_EXCHANGE) {
+    await vfatRenameExchange(od, oldName, fi, nd, newName, target as FatInode);
+    return;
+  }
   const oldImg = await readDirImage(od);
   const oldDe = fatScan(od, oldImg).find((e) => e.ipos === fi.ipos);
   if (!oldDe) throw sb.fsError(`vfat_rename: entry vanished (i_pos ${fi.ipos})`);
@@ -552,6 +614,35 @@ async function vfatRename(oldDir: Inode, oldName: ByteString, inode: Inode, newD
     await setDotdot(fi, nd);
     od.nlink--;
     nd.nlink++;
+  }
+  const now = sb.currentTime();
+  for (const d of od === nd ? [od] : [od, nd]) { d.mtime = now; d.ctime = { ...now }; if (d.ipos) await fatWriteInode(d); }
+  dropAliases(od, oldName, null);
+  dropAliases(nd, newName, null);
+}
+
+/*
+ * RENAME_EXCHANGE (vfat_rename_exchange, Linux 6.0 and later). The names stay in their slots;
+ * the two inodes trade directory entries (i_pos), and each entry is rewritten with the
+ * attributes, first cluster, size and times of the inode that now owns it. A directory that
+ * changes parent gets its ".." repointed, and when only one of the two is a directory the
+ * parents' link counts move with it. Both parents' mtime and ctime are set; the inodes' own
+ * times are left alone.
+ */
+async function vfatRenameExchange(od: FatInode, oldName: ByteString, a: FatInode, nd: FatInode, newName: ByteString,
+  b: FatInode): Promise<void> {
+  const sb = od.sb;
+  const pa = a.ipos, pb = b.ipos;
+  sb.icache.delete(pa); sb.icache.delete(pb);
+  a.ipos = pb; b.ipos = pa;
+  sb.icache.set(pb, a); sb.icache.set(pa, b);
+  await fatWriteInode(a);
+  await fatWriteInode(b);
+  if (od !== nd) {
+    if (a.isDir) await setDotdot(a, nd);
+    if (b.isDir) await setDotdot(b, od);
+    if (a.isDir && !b.isDir) { od.nlink--; nd.nlink++; }
+    if (b.isDir && !a.isDir) { nd.nlink--; od.nlink++; }
   }
   const now = sb.currentTime();
   for (const d of od === nd ? [od] : [od, nd]) { d.mtime = now; d.ctime = { ...now }; if (d.ipos) await fatWriteInode(d); }

@@ -26,7 +26,7 @@ import type { BlockDevice } from '../../block/index.js';
 import {
   FatSb, FatInode, type FatOptions, FAT_START_ENT, FAT_STATE_DIRTY, KERN_ERR, KERN_WARNING, le16, le32, put32,
 } from './fat.js';
-import { fatReadRoot, fatEvict } from './inode.js';
+import { fatReadRoot, fatEvict, fatFreeEofBlocks } from './inode.js';
 
 const MAX_FAT12 = 0xff4, MAX_FAT16 = 0xfff4, MAX_FAT32 = 0x0ffffff6;
 const FSINFO_SIG1 = 0x41615252, FSINFO_SIG2 = 0x61417272;
@@ -181,6 +181,8 @@ const fatSuperOps: SuperOperations = {
   },
   async putSuper(s) {
     const sb = s as FatSb;
+    // Every inode leaves memory now: clusters preallocated past the size go back (evict).
+    for (const inode of sb.icache.values()) await fatFreeEofBlocks(inode as FatInode);
     await sb.fatFlush();
     await clustersFlush(sb);
     await setState(sb, false);

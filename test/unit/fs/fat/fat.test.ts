@@ -13,7 +13,7 @@ import {
 import { O_RDWR, O_CREAT, O_WRONLY, AT_FDCWD, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../../../../src/uapi/fcntl.js';
 import { S_IFIFO, S_IFMT, S_IFDIR, S_IFREG, MSDOS_SUPER_MAGIC } from '../../../../src/uapi/stat.js';
 import {
-  EEXIST, EINVAL, ENOENT, ENOSPC, ENOTEMPTY, EPERM, EIO,
+  EEXIST, EINVAL, ENOENT, ENOSPC, ENOTEMPTY, EPERM, EIO, EOPNOTSUPP,
 } from '../../../../src/uapi/errno.js';
 
 const work = TOOLS ? tmpdir('fat-drv-') : '';
@@ -212,7 +212,8 @@ test('errno semantics of vfat: EPERM, EINVAL, EEXIST, ENOSPC (fixed root), ENOEN
     assert.equal(await k.sys.openat(AT_FDCWD, `${mnt}/bad:name`, O_CREAT | O_WRONLY, 0o644), -EINVAL);
     assert.equal(await k.sys.openat(AT_FDCWD, `${mnt}/F`, O_CREAT | O_WRONLY | 0o200 /* O_EXCL */, 0o644), -EEXIST);
     await k.fs.writeFile(`${mnt}/g`, 'y');
-    assert.equal(await k.sys.renameat2(AT_FDCWD, `${mnt}/f`, AT_FDCWD, `${mnt}/g`, RENAME_EXCHANGE), -EINVAL);
+    assert.equal(await k.sys.renameat2(AT_FDCWD, `${mnt}/f`, AT_FDCWD, `${mnt}/g`, RENAME_EXCHANGE | RENAME_NOREPLACE), -EINVAL);
+    assert.equal(await k.sys.renameat2(AT_FDCWD, `${mnt}/f`, AT_FDCWD, `${mnt}/nothere`, RENAME_EXCHANGE), -ENOENT);
     assert.equal(await k.sys.renameat2(AT_FDCWD, `${mnt}/f`, AT_FDCWD, `${mnt}/g`, RENAME_NOREPLACE), -EEXIST);
     assert.equal(await k.sys.unlink(`${mnt}/nothere`), -ENOENT);
     // A 16-entry root fills up: ENOSPC, as Linux on FAT12/16.
@@ -507,4 +508,121 @@ test('time_offset= shifts the stored local time', { skip: SKIP }, async () => {
   } finally { await shutdown(b); }
   const lines = mdirLines(img, '/');
   assert.ok(lines.some((l) => /^T +1 2020-01-02 +4:34/.test(l)), lines.join('\n'));
+});
+
+/*
+ * fallocate as Linux 6.1's fat_fallocate answers it (checked in User-Mode Linux on a FAT16 image
+ * with 2 KiB clusters: the same calls, the same st_size and st_blocks after each): KEEP_SIZE
+ * adds whole clusters counted from the allocated ones, mode 0 is an expanding truncate that
+ * leaves st_blocks alone when the clusters are already there, every other mode is EOPNOTSUPP,
+ * a truncate to the same size drops the preallocation, and whatever is preallocated at unmount
+ * is given back (fsck.fat finds nothing).
+ */
+test('fallocate: mode 0 and KEEP_SIZE as fat_fallocate, others EOPNOTSUPP; fsck clean', { skip: SKIP }, async () => {
+  const img = mkfs(work, 16, 20480);
+  const b = await bootImage(img);
+  const { k, mnt } = b;
+  let free0 = 0;
+  let fd = -1;
+  try {
+    fd = await k.sys.openat(AT_FDCWD, `${mnt}/f`, O_CREAT | O_RDWR, 0o644);
+    assert.ok(fd >= 0, `open got ${fd}`);
+    assert.equal(await k.sys.write(fd, new Uint8Array(1000).fill(0x41), 1000), 1000);
+    const sfs: Record<string, number> = {};
+    await k.sys.statfs(mnt, sfs);
+    assert.equal(sfs.bsize, 2048, `cluster size got ${sfs.bsize}, want 2048`);
+    free0 = sfs.bfree!;
+    const fst = async () => { const st: Record<string, number> = {}; assert.equal(await k.sys.fstat(fd, st), 0); return `size=${st.size} blocks=${st.blocks}`; };
+    assert.equal(await fst(), 'size=1000 blocks=4');
+    // [mode, offset, len, result] in the order UML ran them.
+    const cases: [number, number, number, string | number][] = [
+      [1, 0, 100, 'size=1000 blocks=4'], [1, 0, 5000, 'size=1000 blocks=12'], [1, 10000, 1, 'size=1000 blocks=20'],
+      [0, 0, 500, 'size=1000 blocks=20'], [0, 0, 3000, 'size=3000 blocks=20'], [0, 5000, 1000, 'size=6000 blocks=20'],
+      [2, 0, 10, -EOPNOTSUPP], [3, 0, 10, -EOPNOTSUPP], [0x10, 0, 10, -EOPNOTSUPP], [0x11, 0, 10, -EOPNOTSUPP],
+      [8, 0, 4096, -EOPNOTSUPP], [0x20, 0, 4096, -EOPNOTSUPP], [1, 0, 0, -EINVAL],
+    ];
+    for (const [mode, off, len, want] of cases) {
+      const r = await k.sys.fallocate(fd, mode, off, len);
+      const got = r === 0 ? await fst() : r;
+      assert.equal(got, want, `fallocate(mode ${mode}, ${off}, ${len}): got ${got}, want ${want}`);
+    }
+    const buf = new Uint8Array(7000);
+    assert.equal(await k.sys.pread64(fd, buf, 7000, 0), 6000);
+    assert.ok(buf.subarray(0, 1000).every((x) => x === 0x41) && buf.subarray(1000, 6000).every((x) => x === 0), 'content: got other bytes, want 1000 x A then zeros');
+    assert.equal(await k.sys.ftruncate(fd, 6000), 0);
+    assert.equal(await fst(), 'size=6000 blocks=12', 'a truncate to the same size drops preallocated clusters');
+    assert.equal(await k.sys.fallocate(fd, 1, 0, 20000), 0);
+    assert.equal(await fst(), 'size=6000 blocks=40');
+    // Writing into preallocated clusters uses them: no new clusters, no change in st_blocks.
+    assert.equal(await k.sys.pwrite64(fd, new Uint8Array(4000).fill(0x42), 4000, 9000), 4000);
+    assert.equal(await fst(), 'size=13000 blocks=40');
+    await k.sys.statfs(mnt, sfs);
+    assert.equal(sfs.bfree, free0 - 9, `free clusters got ${sfs.bfree}, want ${free0 - 9}`);
+    assert.equal(await k.sys.close(fd), 0);
+    fd = -1;
+    const dfd = await k.sys.openat(AT_FDCWD, mnt, 0, 0);
+    assert.equal(await k.sys.fallocate(dfd, 0, 0, 10), -9 /* EBADF: not open for writing */);
+    await k.sys.close(dfd);
+  } finally {
+    if (fd >= 0) await k.sys.close(fd);
+    await shutdown(b);
+  }
+  const r = fsck(img);
+  assert.equal(r.status, 0, `fsck.fat -n: ${r.out}`);
+  assert.match(r.out, / 7\/10211 clusters/, `fsck: got ${r.out.trim()}, want 7 clusters in use (13000 bytes in 2 KiB clusters; preallocation given back)`);
+  const got = mcat(img, '/f');
+  assert.equal(got.length, 13000);
+  assert.ok(got.subarray(9000).every((x) => x === 0x42) && got.subarray(6000, 9000).every((x) => x === 0), 'mtype: got other bytes');
+});
+
+/*
+ * renameat2 RENAME_EXCHANGE, supported by vfat since Linux 6.0 (checked in UML 6.1): names stay,
+ * contents swap; a file and a directory swapped across parents move the parents' link counts;
+ * two directories swapped across parents get their ".." repointed (fsck.fat checks it).
+ */
+test('renameat2 RENAME_EXCHANGE: files, file and directory across parents, directories', { skip: SKIP }, async () => {
+  const img = mkfs(work, 16, 20480);
+  const b = await bootImage(img);
+  const { k, mnt } = b;
+  const nlink = async (p: string) => (await stat(k, `${mnt}/${p}`)).nlink;
+  const ex = (a: string, c: string) => k.sys.renameat2(AT_FDCWD, `${mnt}/${a}`, AT_FDCWD, `${mnt}/${c}`, RENAME_EXCHANGE);
+  const read = async (p: string) => new TextDecoder().decode(await k.fs.readFile(`${mnt}/${p}`) as Uint8Array);
+  try {
+    await k.fs.writeFile(`${mnt}/a`, 'aaa');
+    await k.fs.writeFile(`${mnt}/Long Name B.txt`, 'bbbbbb');
+    assert.equal(await k.sys.mkdir(`${mnt}/d1`, 0o755), 0);
+    assert.equal(await k.sys.mkdir(`${mnt}/d2`, 0o755), 0);
+    await k.fs.writeFile(`${mnt}/d1/x`, 'x');
+    assert.equal(await k.sys.mkdir(`${mnt}/d1/sub`, 0o755), 0);
+    assert.equal(await ex('a', 'Long Name B.txt'), 0);
+    assert.equal(await read('a'), 'bbbbbb');
+    assert.equal(await read('Long Name B.txt'), 'aaa');
+    // file <-> directory across parents: root gains a subdirectory, d1 loses one.
+    assert.equal(await ex('a', 'd1/sub'), 0);
+    assert.equal((await stat(k, `${mnt}/a`)).mode! & S_IFMT, S_IFDIR);
+    assert.equal(await read('d1/sub'), 'bbbbbb');
+    assert.equal(await nlink(''), 5, 'root nlink');
+    assert.equal(await nlink('d1'), 2, 'd1 nlink');
+    // directory <-> directory in one parent.
+    assert.equal(await ex('d1', 'd2'), 0);
+    assert.deepEqual((await k.fs.readdir(`${mnt}/d2`) as string[]).slice().sort(), ['sub', 'x']);
+    assert.deepEqual(await k.fs.readdir(`${mnt}/d1`), []);
+    // directory <-> file across parents, then a directory moved into another parent's slot.
+    assert.equal(await k.sys.mkdir(`${mnt}/e`, 0o755), 0);
+    await k.fs.writeFile(`${mnt}/e/y`, 'y');
+    assert.equal(await ex('d2/x', 'e'), 0);
+    assert.equal(await read('e'), 'x');
+    assert.deepEqual(await k.fs.readdir(`${mnt}/d2/x`), ['y']);
+    assert.equal(await nlink(''), 5, 'root nlink after the second swap');
+    assert.equal(await nlink('d2'), 3, 'd2 nlink');
+    assert.equal(await ex('d2/x', 'd1'), 0, 'two directories across parents');
+    assert.deepEqual(await k.fs.readdir(`${mnt}/d1`), ['y']);
+    assert.deepEqual(await k.fs.readdir(`${mnt}/d2/x`), []);
+  } finally { await shutdown(b); }
+  const r = fsck(img);
+  assert.equal(r.status, 0, `fsck.fat -n: ${r.out}`);
+  assert.equal(mcat(img, '/Long Name B.txt').toString(), 'aaa');
+  assert.equal(mcat(img, '/d1/y').toString(), 'y');
+  assert.equal(mcat(img, '/e').toString(), 'x');
+  assert.equal(mcat(img, '/d2/sub').toString(), 'bbbbbb');
 });
