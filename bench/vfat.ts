@@ -11,13 +11,20 @@
  *            This is the "host kernel loop mount" figure, with UML's overheads (ubd reads
  *            through a host file, UML's own syscall path), so it flatters nothing.
  *
+ * Copy-in (--copy-in, or VFAT_BENCH_COPYIN=1): the same tree, extracted once to a host directory,
+ * copied into a fresh FAT32 image (mkfs.fat, not timed) by
+ *   cptofs   `node dist/src/apps/cptofs.js -t vfat -i img src/. /`
+ *   mcopy    `mcopy -s -m -i img src/* ::/`
+ *   uml      Linux 6.1 vfat in UML: `cp -r src/. mnt/ && umount mnt`, timed inside UML (the
+ *            umount writes back what cp left dirty, so the figure includes the writes)
+ *
  * MB/s is the files' content (10^6 bytes per MB) over wall seconds; MB/CPU-s the same over the
  * CPU seconds (user + system) of every process of the pipeline, which a loaded machine disturbs
  * much less (not available for UML, whose CPU time includes its boot). Each figure is the
  * median of RUNS runs, methods interleaved round by round. The image is built once into /dev/shm
  * (or the temp directory) by mkfs.fat + mcopy and reused while the recipe is unchanged.
  *
- *   node dist/bench/vfat.js [--json] [--runs N]
+ *   node dist/bench/vfat.js [--json] [--runs N] [--copy-in]
  *   VFAT_BENCH_METHODS=fs2tar,mtools node dist/bench/vfat.js   only those methods
  */
 import * as fs from 'node:fs';
@@ -35,6 +42,7 @@ const DIRS = 60;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const FS2TAR = path.join(ROOT, 'dist/src/apps/fs2tar.js');
+const CPTOFS = path.join(ROOT, 'dist/src/apps/cptofs.js');
 const UML = '/usr/bin/linux.uml';
 const ENV = { ...process.env, TZ: 'UTC', MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' };
 
@@ -162,6 +170,80 @@ echo o >/proc/sysrq-trigger
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 }
 
+/** A fresh, empty FAT32 image like the corpus's (not timed). */
+function freshImage(base: string): string {
+  const img = path.join(base, 'lkl-vfat-copyin.img');
+  fs.rmSync(img, { force: true });
+  fs.closeSync(fs.openSync(img, 'w'));
+  fs.truncateSync(img, IMAGE_BYTES);
+  sh(`mkfs.fat -F 32 -n VFATBENCH -i 5ca1ab1e ${q(img)} >/dev/null`);
+  return img;
+}
+
+/** cp -r of a host directory into the image mounted read-write inside UML; UML's clock around cp+umount. */
+function umlCopyIn(img: string, src: string): { secs: number; cpu: number; out: number } {
+  const mods = umlModules()!;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lkl-vfat-uml-'));
+  try {
+    const mnt = path.join(dir, 'mnt');
+    fs.mkdirSync(mnt);
+    const init = path.join(dir, 'init.sh');
+    fs.writeFileSync(init, `#!/bin/sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ=UTC LC_ALL=C.UTF-8
+mount -t proc proc /proc
+for m in fat/fat.ko fat/vfat.ko nls/nls_cp437.ko nls/nls_iso8859-1.ko nls/nls_utf8.ko; do insmod ${mods}/$m 2>/dev/null; done
+if mount -t vfat -o utf8 /dev/ubda ${mnt} 2>${dir}/err.txt; then
+  t0=$(date +%s.%N)
+  cp -r ${src}/. ${mnt}/ && umount ${mnt}
+  t1=$(date +%s.%N)
+  echo "$t0 $t1 0" >${dir}/out.txt
+fi
+echo o >/proc/sysrq-trigger
+`, { mode: 0o755 });
+    spawnSync(UML, ['mem=512M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `ubd0=${img}`, `init=${init}`,
+      'con=null', 'con0=null,fd:1', 'quiet', `uml_dir=${dir}`], { encoding: 'utf8', timeout: 600_000, input: '', env: { ...process.env, TMPDIR: dir } });
+    let out = '';
+    try { out = fs.readFileSync(path.join(dir, 'out.txt'), 'utf8').trim(); } catch { /* below */ }
+    if (!out) throw new Error(`UML run failed: ${fs.existsSync(path.join(dir, 'err.txt')) ? fs.readFileSync(path.join(dir, 'err.txt'), 'utf8') : 'no output'}`);
+    const [a, b] = out.split(/\s+/).map(Number);
+    return { secs: b! - a!, cpu: NaN, out: 0 };
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+}
+
+/** Copy-in figures: cptofs vs mcopy vs UML Linux into a fresh FAT32 image; checks fsck.fat after each. */
+function copyIn(base: string, img: string, bytes: number, runs: number): void {
+  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'lkl-vfat-src-'));
+  try {
+    sh(`mcopy -s -m -n -i ${q(img)} ::/ ${q(src)}/`);
+    const ms: Method[] = [
+      { id: 'cptofs', what: 'cptofs -i img src/. /', run: () => { const f = freshImage(base); return timedShell(`${q(process.execPath)} ${q(CPTOFS)} -t vfat -i ${q(f)} ${q(src)}/. / && echo 0`); } },
+      { id: 'mcopy', what: 'mcopy -s src/* ::/', run: () => { const f = freshImage(base); return timedShell(`cd ${q(src)} && mcopy -s -m -i ${q(f)} * ::/ && echo 0`); } },
+    ];
+    if (fs.existsSync(UML) && umlModules()) ms.push({ id: 'uml', what: 'Linux 6.1 vfat (UML): cp -r + umount', run: () => umlCopyIn(freshImage(base), src) });
+    const secs = new Map<string, number[]>(ms.map((m) => [m.id, []]));
+    const cpus = new Map<string, number[]>(ms.map((m) => [m.id, []]));
+    for (let r = 0; r < runs; r++) {
+      for (const m of ms) {
+        const x = m.run();
+        const fsck = spawnSync('fsck.fat', ['-n', path.join(base, 'lkl-vfat-copyin.img')], { encoding: 'utf8' });
+        if (fsck.status !== 0) throw new Error(`${m.id}: fsck.fat -n after the copy: exit ${fsck.status}\n${fsck.stdout}`);
+        secs.get(m.id)!.push(x.secs); cpus.get(m.id)!.push(x.cpu);
+        log(`copy-in run ${r + 1}/${runs} ${m.id}: ${x.secs.toFixed(2)} s wall, ${x.cpu.toFixed(2)} s CPU (fsck.fat clean)`);
+      }
+    }
+    const mbps = (id: string) => bytes / 1e6 / median(secs.get(id)!);
+    process.stdout.write(`\ncopy-in: the same ${(bytes / 1e6).toFixed(1)} MB tree into a fresh FAT32 image, median of ${runs}\n\n`);
+    process.stdout.write(table(['method', 'what', 'wall s', 'MB/s', 'cptofs / method', 'CPU s'],
+      ms.map((m) => [m.id, m.what, median(secs.get(m.id)!).toFixed(2), mbps(m.id).toFixed(1),
+        m.id === 'cptofs' ? '-' : `${(mbps('cptofs') / mbps(m.id)).toFixed(2)}x`,
+        Number.isNaN(median(cpus.get(m.id)!)) ? '-' : median(cpus.get(m.id)!).toFixed(2)]),
+    ['l', 'l', 'r', 'r', 'r', 'r']) + '\n');
+  } finally {
+    fs.rmSync(src, { recursive: true, force: true });
+    fs.rmSync(path.join(base, 'lkl-vfat-copyin.img'), { force: true });
+  }
+}
+
 interface Method { id: string; what: string; run(): { secs: number; cpu: number; out: number } }
 
 async function main(): Promise<void> {
@@ -214,6 +296,7 @@ async function main(): Promise<void> {
     result.map((r) => [r.id, r.what, r.medianSecs.toFixed(2), r.mbPerSec.toFixed(1), r.id === 'fs2tar' ? '-' : `${r.oursOverPeer.toFixed(2)}x`,
       Number.isNaN(r.medianCpuSecs) ? '-' : r.medianCpuSecs.toFixed(2), Number.isNaN(r.mbPerCpuSec) ? '-' : r.mbPerCpuSec.toFixed(1), cpuRatio(r)]),
     ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']) + '\n');
+  if (args.includes('--copy-in') || process.env.VFAT_BENCH_COPYIN === '1') copyIn(base, img, bytes, RUNS);
 }
 
 main().catch((e) => { process.stderr.write(`${(e as Error).stack ?? e}\n`); process.exit(1); });
