@@ -354,11 +354,9 @@ export class Gendisk implements QueueOwner {
     if (fresh === 0) return;
     // The request's buffer becomes the pages: charged whole, as it is kept whole.
     const slab: Slab = { first: r.first, count: r.count, live: 0 };
-    try {
-      this.layer.mem.charge('buffers', slab.count);
-    } catch {
-      return; // no memory to keep them: the waiters still get the data from the request
-    }
+    // No memory to keep them: the waiters still get the data from the request. (Not charge():
+    // building an ENOMEM error per request cost more than the I/O when memory stays full.)
+    if (!this.layer.mem.tryChargeReclaim('buffers', slab.count)) return;
     const buf = r.buf!;
     for (let i = r.first; i < end; i++) {
       if (this.pages.has(i)) continue;
@@ -450,8 +448,11 @@ export class Gendisk implements QueueOwner {
       const pg = this.pages.get(i);
       if (pg) this.markDirty(pg); else fresh++;
     }
-    if (fresh) {
-      try { this.layer.mem.charge('buffers', fresh); } catch { return this.writeThrough(off, data, p0, p1); }
+    if (fresh && !this.layer.mem.tryChargeReclaim('buffers', fresh)) {
+      // Memory full of dirty pages: write them back so they become reclaimable, then retry.
+      if (!(this.writebackForMemory() && this.layer.mem.tryChargeReclaim('buffers', fresh))) {
+        return this.writeThrough(off, data, p0, p1);
+      }
     }
     for (let i = p0; i <= p1; i++) {
       let pg = this.pages.get(i);
@@ -466,6 +467,37 @@ export class Gendisk implements QueueOwner {
       const s = Math.max(off, pageStart), e = Math.min(off + data.length, pageStart + PAGE_SIZE);
       pg.data.set(data.subarray(s - off, e - off), s - pageStart);
     }
+  }
+
+  /**
+   * balance_dirty_pages, simplified: the budget is exhausted and dirty pages cannot be reclaimed,
+   * so write every dirty page back (sector order, adjacent pages as one request, no flush — the
+   * flusher's writeback, not a barrier) and let reclaim take them once clean. Only on a backend
+   * that completes synchronously; an asynchronous one gets the writes started and the caller
+   * writes through this time. Returns true when pages became clean.
+   */
+  private writebackForMemory(): boolean {
+    if (this.dirty.size === 0 || this.dead) return false;
+    const list = [...this.dirty].sort((a, b) => a.index - b.index);
+    let cleaned = false;
+    for (let i = 0; i < list.length;) {
+      let j = i + 1;
+      while (j < list.length && list[j]!.index === list[j - 1]!.index + 1 && j - i < MAX_REQUEST_PAGES) j++;
+      const run = list.slice(i, j);
+      i = j;
+      const off = run[0]!.index * PAGE_SIZE;
+      const bytes = Math.min(run.length * PAGE_SIZE, this.capacity - off);
+      const buf = new Uint8Array(run.length * PAGE_SIZE);
+      const gens = run.map((p, k) => { buf.set(p.data, k * PAGE_SIZE); return p.gen; });
+      const clean = () => run.forEach((p, k) => {
+        if (p.dirty && p.gen === gens[k] && this.pages.get(p.index) === p) { this.markClean(p); cleaned = true; }
+      });
+      const r = this.backendCall(REQ_OP_WRITE, buf.subarray(0, bytes), off, run.length, false);
+      if (isPromise(r)) { r.then((v) => { if (v !== false) clean(); }, () => {}); continue; }
+      if (r === false) return cleaned; // the error is logged; the pages stay dirty for sync()
+      clean();
+    }
+    return cleaned;
   }
 
   /** No memory for new pages: update the cached ones and write to the backend at once. */
