@@ -144,6 +144,7 @@ export class Kernel {
     this.vfs = new Vfs({
       clock: this.clock, mem: this.mem, printk: this.printk,
       entropy: (b) => this.host.entropy(b),
+      panic: (m) => this.panic(m),
     });
     for (const ic of initcalls) await ic.fn(this);
     this.printk(KERN_INFO, `VFS: registered filesystems: ${[...this.vfs.fsTypes.keys()].join(' ')}`);

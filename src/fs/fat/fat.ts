@@ -188,7 +188,7 @@ export class FatSb extends SuperBlock {
   fsError(text: string): KernelError {
     this.fatMsg(KERN_ERR, `error, ${text}`);
     if (this.opts.errors === 'panic') {
-      this.vfs.printk(KERN_EMERG, `Kernel panic - not syncing: FAT-fs (${this.id}): fs panic from previous error`);
+      this.vfs.panic(`FAT-fs (${this.id}): fs panic from previous error`);
     } else if (this.opts.errors === 'remount-ro' && !this.readOnly) {
       this.flags |= MS_RDONLY;
       this.fatMsg(KERN_ERR, 'Filesystem has been set read-only');

@@ -19,6 +19,8 @@ export interface VfsServices {
   mem: MemoryBudget;
   printk: Printk;
   entropy(buf: Uint8Array): void;
+  /** Stop the kernel (errors=panic of a filesystem); prints Linux's panic line. */
+  panic?(message: string): never;
 }
 
 /** Block device lookup by dev_t, supplied by the block layer's owner (the kernel). */
@@ -60,6 +62,12 @@ export class Vfs {
     this.mem = services.mem;
     this.printk = services.printk;
     this.dcache = new Dcache(services.mem);
+  }
+
+  /** Kernel panic on a filesystem's behalf (errors=panic); without a kernel, an exception. */
+  panic(message: string): never {
+    if (this.services.panic) return this.services.panic(message);
+    throw new Error(`Kernel panic - not syncing: ${message}`);
   }
 
   registerFilesystem(fs: FileSystemType): void {

@@ -626,3 +626,31 @@ test('renameat2 RENAME_EXCHANGE: files, file and directory across parents, direc
   assert.equal(mcat(img, '/e').toString(), 'x');
   assert.equal(mcat(img, '/d2/sub').toString(), 'bbbbbb');
 });
+
+test('errors=panic: a corrupt cluster chain panics the kernel with Linux\'s line', { skip: SKIP }, async () => {
+  const img = mkfs(work, 16, SIZES[16]);
+  mput(img, '/a.bin', new Uint8Array(70000), work);
+  const raw = fs.readFileSync(img);
+  const reserved = raw.readUInt16LE(14), fats = raw[16]!, fatLen = raw.readUInt16LE(22);
+  const rootOff = (reserved + fats * fatLen) * 512;
+  let start = 0;
+  for (let o = rootOff; o < rootOff + 16384; o += 32) if (raw.subarray(o, o + 11).toString('latin1') === 'A       BIN') start = raw.readUInt16LE(o + 26);
+  for (let f = 0; f < fats; f++) raw.writeUInt16LE(0, (reserved + f * fatLen) * 512 + 2 * start); // chain into a free cluster
+  fs.writeFileSync(img, raw);
+  const panics: string[] = [];
+  const { createNodeHost } = await import('../../../../src/arch/node/index.js');
+  const { boot } = await import('../../../../src/lkl.js');
+  const host = createNodeHost({ print: null });
+  host.panic = (m: string): never => { panics.push(m); throw new Error(`Kernel panic - not syncing: ${m}`); };
+  const k = await boot({ cmdline: 'mem=64M', host });
+  try {
+    const id = await k.diskAdd({ path: img });
+    const mnt = await k.mountDev(id, { fstype: 'vfat', opts: 'errors=panic' });
+    const fd = await k.sys.openat(AT_FDCWD, `${mnt}/a.bin`, 0, 0);
+    const r = await k.sys.pread64(fd, new Uint8Array(1), 1, 69999);
+    assert.ok(r < 0, `got pread ${r} after the panic, want an error`);
+    assert.deepEqual(panics, ['FAT-fs (vda): fs panic from previous error'], `got panics ${JSON.stringify(panics)}`);
+  } finally {
+    await k.halt().catch(() => {});
+  }
+});
