@@ -24,6 +24,7 @@ import {
 } from '../uapi/fcntl.js';
 import {
   encodeStat, encodeStatx, STATX__RESERVED, new_decode_dev, S_IFMT, S_IFREG, S_IFDIR, S_IFIFO, type Kstat, type Timespec,
+  UTIME_OMIT,
 } from '../uapi/stat.js';
 import { FIONREAD, FIONBIO, FIOCLEX, FIONCLEX, FIOASYNC, CAP_SYS_CHROOT, CAP_SYS_ADMIN } from '../uapi/misc.js';
 import { MS_RDONLY } from '../uapi/mount.js';
@@ -314,9 +315,11 @@ function readTimespecs(arg: unknown): [Timespec, Timespec] | null {
 }
 
 async function sysUtimensat(t: Task, dfd: unknown, path: unknown, times: unknown, flags: unknown): Promise<number> {
+  const ts = readTimespecs(times);
+  // Both UTIME_OMIT: nothing to do, and Linux does not even look at the path or the flags.
+  if (ts && ts[0].nsec === UTIME_OMIT && ts[1].nsec === UTIME_OMIT) return 0;
   const f = toInt32(flags);
   if (f & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) fail(EINVAL);
-  const ts = readTimespecs(times);
   let p: Path;
   if (isNull(path)) {
     // utimensat(fd, NULL, ...) operates on the fd itself (futimens).

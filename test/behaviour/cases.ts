@@ -356,6 +356,7 @@ const utimens: Case[] = [
   { name: 'utimensat UTIME_OMIT keeps mtime', setup: [wf('f', 'x'), ['utimens', 'f', [1000, 0], [2000, 0]]], op: ['utimens', 'f', [3000, 0], 'OMIT'], want: 0, post: [[['stat', 'f', 'mtime'], 2000], [['stat', 'f', 'atime'], 3000]] },
   { name: 'utimensat UTIME_NOW sets mtime to now', setup: [wf('f', 'x'), ['utimens', 'f', [1000, 0], [2000, 0]]], op: ['utimens', 'f', 'OMIT', 'NOW'], want: 0, post: [[['stat', 'f', 'mtime'], { gt: 1_000_000_000 }], [['stat', 'f', 'atime'], 1000]] },
   { name: 'utimensat NULL times sets both to now', setup: [wf('f', 'x'), ['utimens', 'f', [1000, 0], [2000, 0]]], op: ['utimens', 'f', null, null], want: 0, post: [[['stat', 'f', 'atime'], { gt: 1_000_000_000 }]] },
+  { name: 'utimensat both UTIME_OMIT on a missing path → 0 (the path is never looked at)', setup: [], op: ['utimens', 'nope/x', 'OMIT', 'OMIT'], want: 0 },
   { name: 'utimensat both UTIME_OMIT → 0, nothing changes', setup: [wf('f', 'x'), ['utimens', 'f', [1000, 0], [2000, 0]]], op: ['utimens', 'f', 'OMIT', 'OMIT'], want: 0, post: [[['stat', 'f', 'mtime'], 2000]] },
   { name: 'utimensat nsec 1e9 → EINVAL', setup: [wf('f', 'x')], op: ['utimens', 'f', [1000, 1_000_000_000], [1000, 0]], want: 'EINVAL' },
   { name: 'utimensat negative nsec → EINVAL', setup: [wf('f', 'x')], op: ['utimens', 'f', [1000, 0], [1000, -1]], want: 'EINVAL' },

@@ -1,7 +1,8 @@
 /*
  * Seeded random sequences of create / write (random offsets, holes, appends) / truncate / unlink /
- * mkdir / rmdir / link on small images (4 KiB with a journal and metadata_csum; ext2 with 1 KiB
- * blocks and block maps), checked by `e2fsck -fn` and, as root, against the host kernel's view
+ * mkdir / rmdir / link / rename (files, over files, directories across parents) / setxattr /
+ * removexattr / fallocate (all modes) on small images (4 KiB with a journal and metadata_csum;
+ * ext2 with 1 KiB blocks and block maps), checked by `e2fsck -fn` and, as root, against the host kernel's view
  * of the same image. A failure prints the seed; rerun with EXT4_WRITE_SEED=<seed>.
  */
 import { test } from 'node:test';
@@ -11,7 +12,8 @@ import { join } from 'node:path';
 import { run, withHostMount, withTempDir, walkHost, hostSkipReason } from '../fixtures/host.js';
 import { bootForDisks, walkLkl, errName } from '../fixtures/lkl.js';
 import { compareTrees } from '../fixtures/walk.js';
-import { AT_FDCWD, O_CREAT, O_WRONLY } from '../../src/uapi/fcntl.js';
+import { AT_FDCWD, O_CREAT, O_WRONLY, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../../src/uapi/fcntl.js';
+import { ENODATA, ENOSPC, EOPNOTSUPP } from '../../src/uapi/errno.js';
 
 const HAVE = run('sh', ['-c', 'command -v e2fsck && command -v mkfs.ext4'], { allowFail: true }).code === 0;
 
@@ -44,13 +46,42 @@ for (const [name, args, seed0] of [
         const id = await b.api.diskAdd({ path: img });
         const m = await b.api.mountDev(id, { fstype: args.includes('ext2') ? 'ext2' : 'ext4' });
         const sys = b.k.sys;
+        const bs = args.includes('1024') ? 1024 : 4096;
+        const blockMapped = args.includes('ext2');
         const dirs = [''];
         const files: string[] = [];
         let n = 0;
         for (let i = 0; i < OPS; i++) {
           const op = r();
           let what = '', res = 0;
-          if (op < 0.25 || files.length === 0) {
+          const special = r();
+          if (special < 0.08 && files.length) {
+            // An attribute set (sizes from empty to half a block: in-inode or block) or removed.
+            const p = pick(files);
+            const name = `user.k${Math.floor(r() * 6)}`;
+            if (r() < 0.3) {
+              res = await sys.lremovexattr(`${m}${p}`, name);
+              what = `removexattr ${p} ${name}`;
+              if (res === -ENODATA) res = 0;
+            } else {
+              const len = Math.floor(r() ** 2 * bs / 2);
+              const v = new Uint8Array(len).map((_, j) => (j * 7 + i) & 0xff);
+              res = await sys.lsetxattr(`${m}${p}`, name, v, len, 0);
+              what = `setxattr ${p} ${name} ${len}`;
+              if (res === -ENOSPC) res = 0; // the block is full
+            }
+          } else if (special < 0.16 && files.length) {
+            // fallocate: preallocation (with or without KEEP_SIZE), punch, zero range.
+            const p = pick(files);
+            const mode = pick([0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE]);
+            const off = Math.floor(r() * 500_000), len = 1 + Math.floor(r() ** 2 * 300_000);
+            const fd = await sys.open(`${m}${p}`, O_WRONLY, 0);
+            res = fd >= 0 ? await sys.fallocate(fd, mode, off, len) : fd;
+            if (fd >= 0) await sys.close(fd);
+            what = `fallocate ${p} mode ${mode} ${off}+${len}`;
+            // Block-mapped files take only PUNCH_HOLE (Linux's ext4 answers EOPNOTSUPP).
+            if (res === -EOPNOTSUPP && blockMapped && !(mode & FALLOC_FL_PUNCH_HOLE)) res = 0;
+          } else if (op < 0.25 || files.length === 0) {
             const p = `${pick(dirs)}/f${n++}`;
             const fd = await sys.open(`${m}${p}`, O_CREAT | O_WRONLY, 0o644);
             what = `create ${p}`; res = fd;
@@ -86,6 +117,31 @@ for (const [name, args, seed0] of [
             res = await sys.rmdir(`${m}${p}`);
             what = `rmdir ${p}`;
             if (res === 0) dirs.splice(k, 1);
+          } else if (op < 0.975) {
+            if (r() < 0.5 || dirs.length === 1) {
+              // A file to a new name or over another file (maybe a link to the same inode: then
+              // rename does nothing and both names stay).
+              const src = pick(files);
+              const over = files.length > 1 && r() < 0.4;
+              const dst = over ? pick(files) : `${pick(dirs)}/r${n++}`;
+              res = await sys.renameat2(AT_FDCWD, `${m}${src}`, AT_FDCWD, `${m}${dst}`, 0);
+              what = `rename ${src} ${dst}`;
+              if (res === 0 && (await sys.faccessat(AT_FDCWD, `${m}${src}`, 0)) < 0) {
+                files.splice(files.indexOf(src), 1);
+                if (!files.includes(dst)) files.push(dst);
+              }
+            } else {
+              // A directory to a new parent (EINVAL when that is inside itself).
+              const src = dirs[1 + Math.floor(r() * (dirs.length - 1))]!;
+              const dst = `${pick(dirs)}/m${n++}`;
+              res = await sys.renameat2(AT_FDCWD, `${m}${src}`, AT_FDCWD, `${m}${dst}`, 0);
+              what = `rename dir ${src} ${dst}`;
+              const move = (p: string): string => (p === src || p.startsWith(`${src}/`) ? dst + p.slice(src.length) : p);
+              if (res === 0) {
+                for (let k = 0; k < dirs.length; k++) dirs[k] = move(dirs[k]!);
+                for (let k = 0; k < files.length; k++) files[k] = move(files[k]!);
+              }
+            }
           } else {
             const src = pick(files);
             const p = `${pick(dirs)}/l${n++}`;
@@ -95,7 +151,8 @@ for (const [name, args, seed0] of [
           }
           log.push(`${what} -> ${res < 0 ? errName(res) : res}`);
           // ENOTEMPTY is expected for rmdir; nothing else may fail.
-          if (res < 0 && !(what.startsWith('rmdir') && errName(res) === 'ENOTEMPTY')) {
+          if (res < 0 && !(what.startsWith('rmdir') && errName(res) === 'ENOTEMPTY')
+            && !(what.startsWith('rename dir') && errName(res) === 'EINVAL')) {
             assert.fail(`seed ${seed}, op ${i}: ${what}: got ${errName(res)}, want success\n${log.slice(-10).join('\n')}`);
           }
         }

@@ -22,13 +22,6 @@ export const KNOWN: Known[] = [
     why: 'following a symlink in a path walk updates its atime on Linux (relatime: the old explicit atime is before mtime); ours leaves it. '
       + 'Minimal: [["creat","f1",1,420],["symlink","f1","s"],["utimens","s",[990211867,0],[1181973129,0],256],["utimens","s","OMIT",[1279100720,0],0]]',
   },
-  {
-    id: 'punch-hole-past-eof-mtime',
-    match: (d) => d.kind === 'tree' && d.signature === 'tree mtime file' && / mtime got -?\d+, want clock /.test(d.detail),
-    why: 'fallocate(PUNCH_HOLE|KEEP_SIZE) on a range wholly past EOF updates mtime/ctime on Linux (file_modified() runs before the '
-      + 'range check); ours returns early and leaves them. Minimal on ext4-4k: [["creat","f",1,420],["write","f",0,10000,3],'
-      + '["utimens","f",[1000,0],[1000,0],0],["fallocate","f",3,188416,4096]]',
-  },
 ];
 
 /** The divergences no entry explains. */

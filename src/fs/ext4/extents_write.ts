@@ -10,7 +10,8 @@
  * depth 1 reusing the existing leaf blocks, allocating or freeing leaves as the count changes.
  * Each leaf gets its checksum tail (metadata_csum) and each index entry the first logical block
  * of its leaf, as e2fsck checks. Deeper trees (from other writers) are refused with EOPNOTSUPP
- * before anything changes.
+ * before anything changes. Unwritten extents (fallocate) are edited the same way: split at the
+ * edges of a range, their state changed, neighbours merged back (at most 32767 blocks unwritten).
  */
 import { fail, isPromise } from '../../lib/errors.js';
 import { EOPNOTSUPP, EFBIG } from '../../uapi/errno.js';
@@ -153,4 +154,72 @@ export function cutExtents(list: Extent[], from: number): { pblk: number; len: n
     e.len = keep;
   }
   return freed;
+}
+
+/* ---- unwritten extents (fallocate, and writes into preallocated space) ------------------------- */
+
+/** Longest unwritten extent (EXT_UNWRITTEN_MAX_LEN): its length field keeps the top bit as the flag. */
+export const EXT_UNWRITTEN_MAX_LEN = EXT_INIT_MAX_LEN - 1;
+
+/** Split the extent straddling logical block `l` (if any) in two at `l`. */
+export function splitExtentAt(list: Extent[], l: number): void {
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    if (e.lblk >= l) return;
+    if (l < e.lblk + e.len) {
+      const head = l - e.lblk;
+      list.splice(i + 1, 0, { lblk: l, len: e.len - head, pblk: e.pblk + head, unwritten: e.unwritten });
+      e.len = head;
+      return;
+    }
+  }
+}
+
+/** Join neighbours that continue each other logically and physically in the same state. */
+export function mergeExtents(list: Extent[]): void {
+  for (let i = 1; i < list.length;) {
+    const a = list[i - 1]!, b = list[i]!;
+    const max = a.unwritten ? EXT_UNWRITTEN_MAX_LEN : EXT_INIT_MAX_LEN;
+    if (a.unwritten === b.unwritten && a.lblk + a.len === b.lblk && a.pblk + a.len === b.pblk && a.len + b.len <= max) {
+      a.len += b.len;
+      list.splice(i, 1);
+    } else i++;
+  }
+}
+
+/** Set the state of every mapped block in [from, to) (splitting at the ends), then merge. */
+export function setExtentState(list: Extent[], from: number, to: number, unwritten: boolean): void {
+  splitExtentAt(list, from);
+  splitExtentAt(list, to);
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    if (e.lblk < from || e.lblk + e.len > to) continue;
+    e.unwritten = unwritten;
+    // A full-length initialised extent (32768) is one block too long to be unwritten.
+    if (unwritten && e.len > EXT_UNWRITTEN_MAX_LEN) {
+      list.splice(i + 1, 0, { lblk: e.lblk + EXT_UNWRITTEN_MAX_LEN, len: e.len - EXT_UNWRITTEN_MAX_LEN, pblk: e.pblk + EXT_UNWRITTEN_MAX_LEN, unwritten: true });
+      e.len = EXT_UNWRITTEN_MAX_LEN;
+    }
+  }
+  mergeExtents(list);
+}
+
+/** Take every mapping in [from, to) out of the list (splitting at the ends); returns the freed runs. */
+export function removeExtentRange(list: Extent[], from: number, to: number): { pblk: number; len: number }[] {
+  splitExtentAt(list, from);
+  splitExtentAt(list, to);
+  const freed: { pblk: number; len: number }[] = [];
+  for (let i = list.length - 1; i >= 0; i--) {
+    const e = list[i]!;
+    if (e.lblk >= from && e.lblk + e.len <= to) { freed.push({ pblk: e.pblk, len: e.len }); list.splice(i, 1); }
+  }
+  return freed;
+}
+
+/** Add an unmapped range as an unwritten extent (no merging across states). */
+export function insertUnwritten(list: Extent[], lblk: number, pblk: number, len: number): void {
+  let i = 0;
+  while (i < list.length && list[i]!.lblk < lblk) i++;
+  list.splice(i, 0, { lblk, len, pblk, unwritten: true });
+  mergeExtents(list);
 }

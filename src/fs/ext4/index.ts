@@ -14,7 +14,9 @@
  * dir.ts, symlink.ts, xattr.ts, inline.ts (directories, names, links, attributes); writing:
  * super_write.ts (rw mount, sync, umount), jbd.ts (handles, metadata overlay), balloc.ts (block
  * and inode bitmaps), inode_write.ts (inodes, data, truncate, evict), extents_write.ts and
- * indirect_write.ts (mapping changes), namei_write.ts (create, mkdir, link, unlink, rmdir).
+ * indirect_write.ts (mapping changes), namei_write.ts (create, mkdir, link, unlink, rmdir,
+ * rename, htree splits), xattr_write.ts (setxattr, removexattr, POSIX ACLs), fallocate.ts
+ * (preallocation, punch, zero range), orphan.ts (the orphan list).
  */
 import { FS_REQUIRES_DEV, type FileSystemType, type MountRequest, type Vfs } from '../vfs/index.js';
 import { ext4FillSuper } from './super.js';

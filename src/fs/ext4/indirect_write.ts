@@ -85,18 +85,20 @@ export async function indMapForWrite(h: Ext4Handle, inode: Ext4Inode, lblk: numb
  * Free everything at or past logical block `keep` below pointer `nr` of `level` (0 = data),
  * covering logical blocks from `base`. Returns true when the block itself was freed.
  */
-async function freeBranch(h: Ext4Handle, inode: Ext4Inode, nr: number, level: number, base: number, keep: number): Promise<boolean> {
+async function freeBranch(h: Ext4Handle, inode: Ext4Inode, nr: number, level: number, base: number, keep: number,
+  stop = Infinity): Promise<boolean> {
   const sbi = inode.sbi;
   const per = sbi.blockSize / 4;
   const spb = sbi.blockSize >> 9;
   if (level === 0) {
-    if (base < keep) return false;
+    if (base < keep || base >= stop) return false;
+    if (inode.isDir) h.forget(nr); // directory blocks are journalled metadata
     await freeBlocks(h, nr, 1);
     inode.blocks -= spb;
     return true;
   }
   const span = per ** (level - 1);
-  if (base + per * span <= keep) return false;
+  if (base + per * span <= keep || base >= stop) return false;
   const b = h.blocks.get(nr) ?? await aw(sbi.bread(nr));
   let any = false;
   const changes: number[] = [];
@@ -104,7 +106,7 @@ async function freeBranch(h: Ext4Handle, inode: Ext4Inode, nr: number, level: nu
     const p = rd32(b, 4 * i);
     if (!p) continue;
     const childBase = base + i * span;
-    if (await freeBranch(h, inode, p, level - 1, childBase, keep)) changes.push(i);
+    if (await freeBranch(h, inode, p, level - 1, childBase, keep, stop)) changes.push(i);
     else any = true;
   }
   if (!any) {
@@ -121,8 +123,11 @@ async function freeBranch(h: Ext4Handle, inode: Ext4Inode, nr: number, level: nu
   return false;
 }
 
-/** Free the blocks at or past logical block `keep` (ext4_ind_truncate). */
-export async function indTruncate(h: Ext4Handle, inode: Ext4Inode, keep: number): Promise<void> {
+/**
+ * Free the blocks at or past logical block `keep` (ext4_ind_truncate), or with `stop` only those
+ * before it (ext4_ind_remove_space, punching a hole); indirect blocks left empty go too.
+ */
+export async function indTruncate(h: Ext4Handle, inode: Ext4Inode, keep: number, stop = Infinity): Promise<void> {
   const per = inode.sbi.blockSize / 4;
   const root = inode.iBlock;
   const bases = [0, N_DIR, N_DIR + per, N_DIR + per + per * per];
@@ -131,7 +136,7 @@ export async function indTruncate(h: Ext4Handle, inode: Ext4Inode, keep: number)
     if (!p) continue;
     const level = slot < N_DIR ? 0 : slot - 11;
     const base = slot < N_DIR ? slot : bases[slot - 11]!;
-    if (await freeBranch(h, inode, p, level, base, keep)) wr32(root, slot * 4, 0);
+    if (await freeBranch(h, inode, p, level, base, keep, stop)) wr32(root, slot * 4, 0);
   }
   inode.extentCache = null;
 }

@@ -114,6 +114,9 @@ function decodeDev(v: Ext4InodeView): number {
   return MKDEV((n & 0xfff00) >>> 8, (n & 0xff) | ((n >>> 12) & 0xfff00));
 }
 
+/** Mounts processing their orphan list (EXT4_ORPHAN_FS): inodes without links may be read. */
+export const orphanCleanup = new WeakSet<Ext4Sb>();
+
 /** __ext4_iget: read, verify and decode inode `ino`. `special` allows reserved inodes (journal). */
 export async function ext4Iget(sbi: Ext4Sb, ino: number, special: boolean): Promise<Ext4Inode> {
   if ((!special && ino < sbi.firstIno && ino !== EXT4_ROOT_INO) || ino < EXT4_ROOT_INO || ino > sbi.inodesCount) {
@@ -159,7 +162,7 @@ export async function ext4Iget(sbi: Ext4Sb, ino: number, special: boolean): Prom
   inode.dtime = v.i_dtime;
 
   // A free slot: a directory entry naming it is stale; reserved inodes must exist.
-  if (inode.nlink === 0 && ino !== EXT4_BOOT_LOADER_INO) {
+  if (inode.nlink === 0 && ino !== EXT4_BOOT_LOADER_INO && !orphanCleanup.has(sbi)) {
     if (special) throw ext4Error(sbi, '__ext4_iget', ino, 'iget: special inode unallocated', { line: 5037 });
     fail(ESTALE);
   }

@@ -12,15 +12,18 @@
  * end (or in the inode's group), recorded in the extent list with merging. Data goes to the
  * block cache before the handle stops (data=ordered: the commit flushes it first). Partial
  * blocks are read, merged and written; new blocks are zero-filled around the written bytes.
- * Large writes are cut into chunks, one handle each, so a transaction stays small.
+ * Preallocated (unwritten) blocks are written like new ones and the written part of their extent
+ * becomes initialised in the same handle (fallocate.ts makes them). Large writes are cut into
+ * chunks, one handle each, so a transaction stays small.
  *
  * Truncation down cuts the extent list at the new end, frees the blocks (they stay unused until
  * the transaction commits), zeroes the tail of the new last block so the bytes past EOF read as
  * zero if the file grows again, and writes the inode. Growing is just the new size (a hole).
  *
- * Eviction of an unlinked inode frees all its blocks, sets i_dtime and clears its bit in the inode
- * bitmap. Without the orphan list, a crash between the unlink and the eviction of a file still
- * open leaks its blocks until e2fsck (documented gap).
+ * Eviction of an unlinked inode frees all its blocks, takes it off the orphan list (orphan.ts: it
+ * joined when its last name went, so a crash before the last close finds it at the next mount),
+ * sets i_dtime and clears its bit in the inode bitmap. A directory's blocks are metadata: freeing
+ * them revokes their journalled copies.
  */
 import { fail, isPromise } from '../../lib/errors.js';
 import { EOPNOTSUPP, EFBIG, ENOSPC } from '../../uapi/errno.js';
@@ -34,9 +37,10 @@ import {
 import { Ext4Inode, type Ext4Sb } from './ext4.js';
 import { inodeLocation, ext4InodeCsum } from './inode.js';
 import { allocBlocks, freeBlocks, freeInode, ALLOC_CREDITS } from './balloc.js';
-import { loadExtents, storeExtents, insertExtent, cutExtents, treeMax, type Extent } from './extents_write.js';
+import { loadExtents, storeExtents, insertExtent, cutExtents, treeMax, setExtentState, type Extent } from './extents_write.js';
 import { indMapForWrite, indTruncate, indMaxBlocks } from './indirect_write.js';
 import { Ext4Handle, ext4JournalStart, withHandle, writeState } from './jbd.js';
+import { orphanDel } from './orphan.js';
 
 async function aw<T>(v: T | Promise<T>): Promise<T> { return isPromise(v) ? await v : v; }
 
@@ -109,7 +113,7 @@ export function initNewInode(sbi: Ext4Sb, ino: number, mode: number, uid: number
 /** Blocks per write chunk (one handle each). */
 const WRITE_CHUNK_BLOCKS = 1024;
 
-function findMapping(list: Extent[], lblk: number): { pblk: number; len: number; next: number; prevEnd: number } {
+function findMapping(list: Extent[], lblk: number): { pblk: number; len: number; next: number; prevEnd: number; upblk: number } {
   // Binary search for the last extent starting at or before lblk.
   let lo = 0, hi = list.length;
   while (lo < hi) { const m = (lo + hi) >>> 1; if (list[m]!.lblk <= lblk) lo = m + 1; else hi = m; }
@@ -118,9 +122,9 @@ function findMapping(list: Extent[], lblk: number): { pblk: number; len: number;
   const next = nextE ? nextE.lblk : Infinity;
   if (e && lblk < e.lblk + e.len) {
     const off = lblk - e.lblk;
-    return { pblk: e.unwritten ? -1 : e.pblk + off, len: e.len - off, next, prevEnd: 0 };
+    return { pblk: e.unwritten ? -1 : e.pblk + off, len: e.len - off, next, prevEnd: 0, upblk: e.pblk + off };
   }
-  return { pblk: 0, len: Math.min(next, 2 ** 32 - 1) - lblk, next, prevEnd: e ? e.pblk + e.len + (lblk - e.lblk - e.len) : 0 };
+  return { pblk: 0, len: Math.min(next, 2 ** 32 - 1) - lblk, next, prevEnd: e ? e.pblk + e.len + (lblk - e.lblk - e.len) : 0, upblk: 0 };
 }
 
 function inodeGoal(inode: Ext4Inode): number {
@@ -165,6 +169,9 @@ async function truncateBlocks(h: Ext4Handle, inode: Ext4Inode, keep: number): Pr
   const { list, leaves } = await loadExtents(inode);
   const freed = cutExtents(list, keep);
   for (const r of freed) {
+    // A directory's blocks are metadata: their journalled copies must never go home again
+    // (checkpoint) or come back (replay) over whatever the block holds next.
+    if (inode.isDir) for (let i = 0; i < r.len; i++) h.forget(r.pblk + i);
     await freeBlocks(h, r.pblk, r.len);
     inode.blocks -= r.len * (bs >> 9);
   }
@@ -191,7 +198,17 @@ async function mapForWrite(h: Ext4Handle, inode: Ext4Inode, list: Extent[], lblk
       at += n;
       continue;
     }
-    if (m.pblk < 0) fail(EOPNOTSUPP, 'ext4: writing into unwritten extents is not supported yet');
+    if (m.pblk < 0) {
+      // Preallocated (unwritten) blocks: written as new ones (what the write leaves of a block is
+      // zeros), then marked initialised in the same handle (split off the rest of the extent).
+      if (list.length >= treeMax(inode) - 2) fail(EFBIG, 'ext4: extent tree full');
+      const n = Math.min(m.len, end - at);
+      for (let i = 0; i < n; i++) await each(at + i, m.upblk + i, true);
+      setExtentState(list, at, at + n, false);
+      state.changed = true;
+      at += n;
+      continue;
+    }
     if (list.length >= treeMax(inode) - 1) fail(EFBIG, 'ext4: extent tree full');
     const want = Math.min(m.len, end - at);
     const goal = m.prevEnd || inodeGoal(inode);
@@ -278,7 +295,8 @@ export async function ext4Truncate(inode: Ext4Inode, size: number, evicting = fa
   checkWritableInode(inode);
   const keepBlocks = Math.ceil(size / bs);
   const per = bs / 4;
-  const revokes = inode.usesExtents ? 8 : Math.ceil(inode.blocks / (bs >> 9) / per) + 8;
+  const revokes = (inode.usesExtents ? 8 : Math.ceil(inode.blocks / (bs >> 9) / per) + 8) +
+    (inode.isDir ? Math.ceil(inode.size / bs) : 0);
   await withHandle(sbi, 2 * ALLOC_CREDITS * Math.min(sbi.groupsCount, 16) + 64, async (h) => {
     const last = await truncateBlocks(h, inode, keepBlocks);
     // Zero the tail of the new last block: bytes past EOF must read as zero if the file grows.
@@ -322,7 +340,8 @@ export async function ext4EvictInode(inodeV: Inode): Promise<void> {
     if (inode.size > 0 || inode.blocks > 0) await ext4Truncate(inode, 0, true);
   }
   if (inode.i_file_acl) await releaseXattrBlock(inode);
-  await withHandle(sbi, 2 * ALLOC_CREDITS + 4, async (h) => {
+  await withHandle(sbi, 2 * ALLOC_CREDITS + 6, async (h) => {
+    await orphanDel(h, inode);
     inode.dtime = Math.floor(sbi.vfs.clock.realtime().sec) >>> 0;
     inode.size = 0;
     await writeInode(h, inode);

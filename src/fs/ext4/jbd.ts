@@ -126,7 +126,14 @@ export class Ext4Handle {
 }
 
 /** ext4_journal_start: `credits` distinct metadata blocks, `revokes` freed metadata blocks. */
-export async function ext4JournalStart(sbi: Ext4Sb, credits: number, revokes = 0): Promise<Ext4Handle> {
+/**
+ * Every handle may revoke a few blocks by default: an extent tree that shrinks after a merge (a
+ * write into preallocated space, an insertion joining two extents) frees a leaf, and a freed
+ * metadata block is revoked.
+ */
+export const DEFAULT_REVOKES = 4;
+
+export async function ext4JournalStart(sbi: Ext4Sb, credits: number, revokes = DEFAULT_REVOKES): Promise<Ext4Handle> {
   const ws = writeState(sbi);
   const j = ws.journal;
   if (!j) {
@@ -138,7 +145,7 @@ export async function ext4JournalStart(sbi: Ext4Sb, credits: number, revokes = 0
 }
 
 /** Run `fn` in a handle; the handle stops whatever happens (errors leave earlier changes logged, as Linux). */
-export async function withHandle<T>(sbi: Ext4Sb, credits: number, fn: (h: Ext4Handle) => Promise<T>, revokes = 0): Promise<T> {
+export async function withHandle<T>(sbi: Ext4Sb, credits: number, fn: (h: Ext4Handle) => Promise<T>, revokes = DEFAULT_REVOKES): Promise<T> {
   const h = await ext4JournalStart(sbi, credits, revokes);
   try { return await fn(h); } finally { await h.stop(); }
 }

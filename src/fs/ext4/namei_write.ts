@@ -1,6 +1,6 @@
 /*
  * Changing directories (fs/ext4/namei.c: ext4_add_entry, ext4_delete_entry, ext4_create,
- * ext4_mkdir, ext4_link, ext4_unlink, ext4_rmdir, ext4_empty_dir).
+ * ext4_mkdir, ext4_link, ext4_unlink, ext4_rmdir, ext4_empty_dir, ext4_rename).
  *
  * A directory block is a chain of entries (inode, rec_len, name_len, file_type, name) whose
  * rec_lens add up to the block; with metadata_csum the last 12 bytes are a fake entry holding
@@ -11,30 +11,30 @@
  * checksum again.
  *
  * Indexed (htree) directories: deletion works as above (a leaf stays a valid leaf); insertion
- * goes into the leaf dx_probe picks for the name's hash when it has room. A full leaf would need
- * a split (not done yet): the operation fails with EOPNOTSUPP, checked before anything changes
- * (planInsert), so nothing is half-written. Linux also converts a linear directory to an htree
- * when its first block fills; we keep appending linear blocks, which e2fsck and Linux accept
- * (e2fsck -D would index it). Inline-data, casefolded and encrypted directories are refused.
+ * goes into the leaf dx_probe picks for the name's hash, splitting it when full and growing the
+ * index as needed (see "htree growth" below). As in Linux, a one-block linear directory whose
+ * block is full becomes indexed (makeIndexedDir); longer linear directories (made elsewhere)
+ * grow by appended blocks. Inline-data, casefolded and encrypted directories are refused.
  *
  * A create whose entry cannot be added after its inode was allocated (ENOSPC for a new directory
  * block) gives the inode back, as iput of a failed create does in Linux.
  */
 import { fail, isPromise } from '../../lib/errors.js';
 import { byteStringToBytes, type ByteString } from '../../lib/bytestr.js';
-import { EOPNOTSUPP, ENOENT, EMLINK, ENAMETOOLONG } from '../../uapi/errno.js';
+import { EOPNOTSUPP, ENOENT, EMLINK, ENAMETOOLONG, ENOSPC } from '../../uapi/errno.js';
 import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, MAJOR, MINOR } from '../../uapi/stat.js';
 import type { Inode, InodeInit, InodeOperations } from '../vfs/index.js';
-import { EXT4_EXTENTS_FL, EXT4_EXT_MAGIC } from './layout/index.js';
+import { EXT4_EXTENTS_FL, EXT4_EXT_MAGIC, EXT4_INDEX_FL } from './layout/index.js';
 import { Ext4Inode, EFSCORRUPTED } from './ext4.js';
-import { EXT4_NAME_LEN, ERR_BAD_DX_DIR, dirRecLen, dxBlockAt, dxProbe, isDx, le16, le32, recLenFromDisk } from './htree.js';
+import { EXT4_NAME_LEN, ERR_BAD_DX_DIR, EXT4_HTREE_LEVEL, EXT4_HTREE_LEVEL_COMPAT, dirNameHash, dxNodeLimit, dxRootLimit, dirRecLen, dxCountOffset, dxBlockAt, dxProbe, isDx, le16, le32, recLenFromDisk } from './htree.js';
 import { allocInode } from './balloc.js';
 import { writeInode, initNewInode, checkWritableInode, mapWriteRange, ext4EvictInode } from './inode_write.js';
 import { withHandle, writeState, type Ext4Handle } from './jbd.js';
 import { attachRwOps } from './super_write.js';
+import { orphanAdd } from './orphan.js';
 import { ext4DirInodeOps, ext4DirFileOps } from './dir.js';
 import { ext4FileOps } from './file.js';
-import { ext4XattrInodeOps } from './xattr.js';
+import { ext4XattrInodeOps, ext4WarningInode } from './xattr.js';
 import { ext4SymlinkInodeOps } from './symlink.js';
 
 /** Read-side operations of regular files (inode.ts builds the same table for inodes it reads). */
@@ -131,19 +131,27 @@ async function planInsert(dir: Ext4Inode, name: Uint8Array): Promise<number> {
     const m = await dir.mapBlocks(dxBlockAt(leaf, leaf.at), 1);
     if (!m.pblk || m.unwritten) fail(EFSCORRUPTED);
     if (slotIn(dir, await aw(sbi.bread(m.pblk)), need) >= 0) return m.pblk;
-    fail(EOPNOTSUPP, 'ext4: htree leaf full; leaf splits are not supported yet');
+    return -1; // the leaf splits (dxSplitInsert)
   }
-  for (const [, pblk] of await dirBlocks(dir)) {
+  const blocks = await dirBlocks(dir);
+  for (const [, pblk] of blocks) {
     if (slotIn(dir, await aw(sbi.bread(pblk)), need) >= 0) return pblk;
   }
+  // A full one-block directory is indexed (make_indexed_dir), as Linux does with dir_index.
+  if (sbi.hasDirIndex && blocks.length === 1 && dir.size === sbi.blockSize && !dir.casefolded) return -2;
   return 0;
 }
 
-/** ext4_add_entry at the planned place. */
-async function addEntry(h: Ext4Handle, dir: Ext4Inode, plan: number, name: Uint8Array, ino: number, mode: number): Promise<void> {
+/**
+ * ext4_add_entry at the planned place. Returns the physical block of a leaf a split created (its
+ * entries came from the planned leaf), else 0.
+ */
+async function addEntry(h: Ext4Handle, dir: Ext4Inode, plan: number, name: Uint8Array, ino: number, mode: number): Promise<number[]> {
   const sbi = dir.sbi;
   const bs = sbi.blockSize;
   const ft = fileType(dir, mode);
+  if (plan === -2) return makeIndexedDir(h, dir, name, ino, mode);
+  if (plan < 0) return [await dxSplitInsert(h, dir, name, ino, mode)];
   if (plan) {
     const b = await h.getBlock(plan);
     const off = slotIn(dir, b, dirRecLen(name.length));
@@ -158,7 +166,7 @@ async function addEntry(h: Ext4Handle, dir: Ext4Inode, plan: number, name: Uint8
     }
     setDirentCsum(dir, b);
     h.dirty(plan);
-    return;
+    return [];
   }
   // No room: a new block at the end.
   const lblk = Math.floor(dir.size / bs);
@@ -171,6 +179,7 @@ async function addEntry(h: Ext4Handle, dir: Ext4Inode, plan: number, name: Uint8
   setDirentCsum(dir, b);
   h.dirty(pblk);
   dir.size += bs;
+  return [];
 }
 
 /** Where `name` is: block and offsets of it and of the entry before it. */
@@ -367,8 +376,7 @@ export async function ext4Mkdir(dirV: Inode, name: ByteString, init: InodeInit):
   const sbi = dir.sbi;
   const n = nameBytes(name);
   checkInsert(dir);
-  // EXT4_DIR_LINK_MAX for a linear directory (indexed ones are refused above).
-  if (dir.nlink >= EXT4_LINK_MAX) fail(EMLINK);
+  if (dirLinkMax(dir)) fail(EMLINK);
   const plan = await planInsert(dir, n);
   let made: Ext4Inode | null = null;
   try {
@@ -390,8 +398,7 @@ export async function ext4Mkdir(dirV: Inode, name: ByteString, init: InodeInit):
     await writeInode(h, inode);
     await addEntry(h, dir, plan, n, inode.ino, inode.mode);
     made = null;
-    // ext4_inc_count: only indexed directories fall back to the "many" count of 1.
-    dir.nlink++;
+    incCount(dir);
     dir.touch(true);
     await writeInode(h, dir);
     return inode;
@@ -431,6 +438,8 @@ export async function ext4Unlink(dirV: Inode, name: ByteString, inodeV: Inode): 
     if (inode.nlink > 0) inode.nlink--;
     inode.touch(false);
     await writeInode(h, inode);
+    // The last name: on the orphan list until the last user lets go (or the mount after a crash).
+    if (inode.nlink === 0) await orphanAdd(h, inode);
   });
 }
 
@@ -444,9 +453,478 @@ export async function ext4Rmdir(dirV: Inode, name: ByteString, inodeV: Inode): P
     inode.nlink = 0;
     inode.touch(false);
     await writeInode(h, inode);
+    await orphanAdd(h, inode);
     // ext4_dec_count on the parent: a "many" (1) count stays.
     if (dir.nlink > 2) dir.nlink--;
     dir.touch(true);
     await writeInode(h, dir);
   });
+}
+
+/* ---- rename ------------------------------------------------------------------------------------
+ * ext4_rename / ext4_cross_rename. Everything is looked up and planned before the handle starts
+ * (where the new name goes, which block holds the old name, the moved directory's first block), so
+ * the refusals (EOPNOTSUPP for a full htree leaf, EMLINK) change nothing. Inside one handle, as in
+ * Linux: the new name is added (or the existing entry re-pointed), then the old one deleted, then
+ * a moved directory's ".." rewritten and the link counts fixed. With no journal a handle works on
+ * private copies of blocks, so the steps after the first find their entries in the handle's copy
+ * of the block they located beforehand, never through a fresh read.
+ */
+
+/** RENAME_NOREPLACE / RENAME_EXCHANGE (uapi/linux/fs.h) */
+const RENAME_EXCHANGE = 2;
+
+/** The block of `dir` holding `name` (physical number), or ENOENT. */
+async function locateEntry(dir: Ext4Inode, name: Uint8Array): Promise<number> {
+  const e = await findEntry(dir, name);
+  if (!e) fail(ENOENT);
+  return e.pblk;
+}
+
+/** Offsets of `name` and of the entry before it in block `b`, or null. */
+function entryInBlock(dir: Ext4Inode, b: Uint8Array, name: Uint8Array): { off: number; prev: number } | null {
+  const bs = dir.sbi.blockSize;
+  let off = 0, prev = -1;
+  while (off < bs - 8) {
+    const rl = recLenFromDisk(le16(b, off + 4), bs);
+    if (rl < 12 || off + rl > bs) break;
+    if (le32(b, off) && b[off + 6] === name.length) {
+      let eq = true;
+      for (let i = 0; i < name.length; i++) if (b[off + 8 + i] !== name[i]) { eq = false; break; }
+      if (eq) return { off, prev };
+    }
+    prev = off;
+    off += rl;
+  }
+  return null;
+}
+
+/** ext4_setent: point the entry `name` in block `pblk` at another inode. */
+async function setEntryAt(h: Ext4Handle, dir: Ext4Inode, pblk: number, name: Uint8Array, ino: number, mode: number): Promise<void> {
+  const b = await h.getBlock(pblk);
+  const e = entryInBlock(dir, b, name);
+  if (!e) fail(EFSCORRUPTED);
+  p32(b, e.off, ino);
+  b[e.off + 7] = fileType(dir, mode);
+  setDirentCsum(dir, b);
+  h.dirty(pblk);
+}
+
+/** ext4_delete_entry on a block located beforehand. */
+async function deleteEntryAt(h: Ext4Handle, dir: Ext4Inode, pblk: number, name: Uint8Array): Promise<void> {
+  const bs = dir.sbi.blockSize;
+  const b = await h.getBlock(pblk);
+  const e = entryInBlock(dir, b, name);
+  if (!e) fail(EFSCORRUPTED);
+  const rl = recLenFromDisk(le16(b, e.off + 4), bs);
+  if (e.prev >= 0) {
+    p16(b, e.prev + 4, recLenToDisk(recLenFromDisk(le16(b, e.prev + 4), bs) + rl));
+    b.fill(0, e.off, e.off + Math.min(rl, 8 + name.length));
+  } else {
+    p32(b, e.off, 0);
+  }
+  setDirentCsum(dir, b);
+  h.dirty(pblk);
+}
+
+/** ext4_dx_csum_set for a root or node block. */
+function setDxCsum(dir: Ext4Inode, b: Uint8Array): void {
+  const sbi = dir.sbi;
+  if (!sbi.hasMetadataCsum) return;
+  const c = dxCountOffset(dir, b);
+  if (c < 0) fail(EFSCORRUPTED);
+  const limit = le16(b, c), count = le16(b, c + 2);
+  const t = c + limit * 8;
+  if (t + 8 > sbi.blockSize) fail(EFSCORRUPTED);
+  let crc = sbi.chksum(dir.csumSeed, b, 0, c + count * 8);
+  crc = sbi.chksum(crc, b, t, t + 4);
+  crc = sbi.chksumU32(crc, 0);
+  p32(b, t + 4, crc >>> 0);
+}
+
+/** ext4_rename_dir_prepare: the physical block holding a directory's ".." (its first block). */
+async function dotdotBlock(d: Ext4Inode): Promise<number> {
+  checkWritableDir(d);
+  const m = await d.mapBlocks(0, 1);
+  if (!m.pblk || m.unwritten) fail(EFSCORRUPTED);
+  const b = await aw(d.sbi.bread(m.pblk));
+  const bs = d.sbi.blockSize;
+  // "." first (rec_len 12), ".." right after it.
+  if (recLenFromDisk(le16(b, 4), bs) !== 12 || b[12 + 6] !== 2 || b[20] !== 0x2e || b[21] !== 0x2e) fail(EFSCORRUPTED);
+  return m.pblk;
+}
+
+/** ext4_rename_dir_finish: ".." of `d` (first block `pblk`) now names `parent`. */
+async function setDotdot(h: Ext4Handle, d: Ext4Inode, pblk: number, parent: number): Promise<void> {
+  const b = await h.getBlock(pblk);
+  p32(b, 12, parent);
+  if (isDx(d)) setDxCsum(d, b); else setDirentCsum(d, b);
+  h.dirty(pblk);
+}
+
+/** EXT4_DIR_LINK_MAX: no room for another subdirectory's "..". */
+function dirLinkMax(dir: Ext4Inode): boolean {
+  return dir.nlink >= EXT4_LINK_MAX && !(dir.sbi.hasDirNlink && isDx(dir));
+}
+/** ext4_inc_count: an indexed directory past the limit (or at 2 from 1) goes to the "many" 1. */
+function incCount(dir: Ext4Inode): void {
+  dir.nlink++;
+  if (isDx(dir) && (dir.nlink > EXT4_LINK_MAX || dir.nlink === 2)) dir.nlink = 1;
+}
+/** ext4_dec_count: a directory with the "many" count (1) or only its own links keeps it. */
+function decCount(inode: Ext4Inode): void {
+  if ((inode.mode & S_IFMT) !== S_IFDIR || inode.nlink > 2) inode.nlink--;
+}
+
+export async function ext4Rename(oldDirV: Inode, oldName: ByteString, inodeV: Inode, newDirV: Inode, newName: ByteString,
+  targetV: Inode | null, flags: number): Promise<void> {
+  const oldDir = oldDirV as Ext4Inode, newDir = newDirV as Ext4Inode;
+  const src = inodeV as Ext4Inode, tgt = targetV as Ext4Inode | null;
+  const on = nameBytes(oldName), nn = nameBytes(newName);
+  checkWritableDir(oldDir);
+  checkWritableDir(newDir);
+  const cross = oldDir !== newDir;
+  const srcIsDir = (src.mode & S_IFMT) === S_IFDIR;
+  const tgtIsDir = tgt !== null && (tgt.mode & S_IFMT) === S_IFDIR;
+  const sbi = oldDir.sbi;
+  const oldPblk = await locateEntry(oldDir, on);
+
+  if (flags & RENAME_EXCHANGE) {
+    if (!tgt) fail(ENOENT);
+    const newPblk = await locateEntry(newDir, nn);
+    const srcDot = cross && srcIsDir ? await dotdotBlock(src) : 0;
+    const tgtDot = cross && tgtIsDir ? await dotdotBlock(tgt) : 0;
+    if (cross && srcIsDir !== tgtIsDir) {
+      // The directory among the two moves: its new parent gains a link.
+      if (srcIsDir && dirLinkMax(newDir)) fail(EMLINK);
+      if (tgtIsDir && dirLinkMax(oldDir)) fail(EMLINK);
+    }
+    await withHandle(sbi, NS_CREDITS + 8, async (h) => {
+      await setEntryAt(h, oldDir, oldPblk, on, tgt.ino, tgt.mode);
+      await setEntryAt(h, newDir, newPblk, nn, src.ino, src.mode);
+      if (srcDot) await setDotdot(h, src, srcDot, newDir.ino);
+      if (tgtDot) await setDotdot(h, tgt, tgtDot, oldDir.ino);
+      if (cross && srcIsDir !== tgtIsDir) {
+        if (srcIsDir) { decCount(oldDir); incCount(newDir); } else { decCount(newDir); incCount(oldDir); }
+      }
+      src.touch(false);
+      tgt.touch(false);
+      await writeInode(h, src);
+      await writeInode(h, tgt);
+      oldDir.touch(true);
+      await writeInode(h, oldDir);
+      if (cross) { newDir.touch(true); await writeInode(h, newDir); }
+    });
+    return;
+  }
+
+  // A plain move, maybe over an existing name.
+  if (tgt && tgtIsDir) checkWritableDir(tgt);
+  const newPblk = tgt ? await locateEntry(newDir, nn) : 0;
+  const plan = tgt ? 0 : await planInsert(newDir, nn);
+  const srcDot = cross && srcIsDir ? await dotdotBlock(src) : 0;
+  if (cross && srcIsDir && !tgt && dirLinkMax(newDir)) fail(EMLINK);
+  try {
+    await withHandle(sbi, NS_CREDITS + 8, async (h) => {
+      let added: number[] = [];
+      if (tgt) await setEntryAt(h, newDir, newPblk, nn, src.ino, src.mode);
+      else added = await addEntry(h, newDir, plan, nn, src.ino, src.mode);
+      // A leaf split (or the indexing of the directory) may have moved the old name.
+      let where = oldPblk;
+      if (added.length && !cross && !entryInBlock(oldDir, await h.getBlock(oldPblk), on)) {
+        for (const p of added) if (entryInBlock(oldDir, await h.getBlock(p), on)) { where = p; break; }
+      }
+      await deleteEntryAt(h, oldDir, where, on);
+      if (tgt) {
+        // A replaced directory was empty: it loses both its names ("." and the entry).
+        if (tgtIsDir) tgt.nlink = 0; else if (tgt.nlink > 0) tgt.nlink--;
+        tgt.touch(false);
+        await writeInode(h, tgt);
+        if (tgt.nlink === 0) await orphanAdd(h, tgt);
+      }
+      if (srcIsDir) {
+        if (srcDot) await setDotdot(h, src, srcDot, newDir.ino);
+        // The moved directory's ".." leaves oldDir and, unless it takes the place of a directory
+        // whose ".." leaves at the same time, counts in newDir.
+        decCount(oldDir);
+        if (!tgt) incCount(newDir);
+      }
+      src.touch(false);
+      await writeInode(h, src);
+      oldDir.touch(true);
+      await writeInode(h, oldDir);
+      if (cross) { newDir.touch(true); await writeInode(h, newDir); }
+    });
+  } finally {
+    newDir.extentCache = null;
+  }
+}
+
+/* ---- htree growth ------------------------------------------------------------------------------
+ * ext4_dx_add_entry / do_split / dx_insert_block. A full leaf is split: its live entries sorted
+ * by hash, the upper half (by bytes) moved to a new block appended to the directory, and an index
+ * entry (the first moved hash, with the low "continued" bit set when the hash also occurs below
+ * the cut, so lookups go on into the new leaf) inserted after the old leaf's. A full index node is
+ * split the same way (the upper half of its entries into a new node, whose first hash goes into
+ * the parent); a full root grows the tree by one level (its entries move into a new node, the
+ * root keeps a single entry pointing there). indirect_levels stays below 2 (3 with large_dir);
+ * a directory whose whole index is full gets ENOSPC, as Linux's "Directory index full!". Every new block is allocated before any existing
+ * block is changed, so an ENOSPC leaves the tree as it was.
+ */
+
+/** A dx array being edited: its block, where the array starts, and the slot on the path. */
+interface DxWFrame { pblk: number; b: Uint8Array; entries: number; at: number }
+
+const dxCount = (f: DxWFrame) => le16(f.b, f.entries + 2);
+const dxLimit = (f: DxWFrame) => le16(f.b, f.entries);
+
+function dxSetCsum(dir: Ext4Inode, f: DxWFrame, h: Ext4Handle): void {
+  setDxCsum(dir, f.b);
+  h.dirty(f.pblk);
+}
+
+/** dx_insert_block: (hash, lblk) into slot `pos` of a frame with room. */
+function dxInsertAt(f: DxWFrame, pos: number, hash: number, lblk: number): void {
+  const c = dxCount(f);
+  f.b.copyWithin(f.entries + 8 * (pos + 1), f.entries + 8 * pos, f.entries + 8 * c);
+  p32(f.b, f.entries + 8 * pos, hash);
+  p32(f.b, f.entries + 8 * pos + 4, lblk);
+  p16(f.b, f.entries + 2, c + 1);
+}
+
+/** A fresh dx node block holding `n` entries copied from `src` (slot 0 then carries limit/count). */
+function initDxNode(dir: Ext4Inode, b: Uint8Array, src: Uint8Array, from: number, n: number): void {
+  const bs = dir.sbi.blockSize;
+  b.fill(0);
+  p32(b, 0, 0);
+  p16(b, 4, recLenToDisk(bs));
+  b.set(src.subarray(from, from + 8 * n), 8);
+  p16(b, 8, dxNodeLimit(dir));
+  p16(b, 10, n);
+}
+
+interface DxSplitCtx { dir: Ext4Inode; h: Ext4Handle; frames: DxWFrame[]; spare: [number, number][]; levels: number; rootInfo: number }
+
+/** Insert (hash, lblk) after the path's slot at frames[li], splitting or growing as needed. */
+async function dxAddIndex(c: DxSplitCtx, f: DxWFrame, hash: number, lblk: number): Promise<void> {
+  const { dir, h, frames } = c;
+  if (dxCount(f) < dxLimit(f)) {
+    dxInsertAt(f, f.at + 1, hash, lblk);
+    dxSetCsum(dir, f, h);
+    return;
+  }
+  const [nl, np] = c.spare.shift()!;
+  const nb = await h.getBlock(np, true);
+  const li = frames.indexOf(f);
+  if (li === 0) {
+    // The root is full: its entries move down into a new node; one more level.
+    initDxNode(dir, nb, f.b, f.entries, dxCount(f));
+    const nf: DxWFrame = { pblk: np, b: nb, entries: 8, at: f.at };
+    p16(f.b, f.entries + 2, 1);
+    p32(f.b, f.entries + 4, nl);
+    f.b[c.rootInfo + 6] = f.b[c.rootInfo + 6]! + 1;
+    f.at = 0;
+    dxSetCsum(dir, f, h);
+    frames.splice(1, 0, nf);
+    dxInsertAt(nf, nf.at + 1, hash, lblk);
+    dxSetCsum(dir, nf, h);
+    return;
+  }
+  // Split the node: the upper half of its entries into the new one.
+  const cnt = dxCount(f), i1 = cnt >> 1;
+  const hash2 = le32(f.b, f.entries + 8 * i1);
+  initDxNode(dir, nb, f.b, f.entries + 8 * i1, cnt - i1);
+  p16(f.b, f.entries + 2, i1);
+  const nf: DxWFrame = { pblk: np, b: nb, entries: 8, at: f.at - i1 };
+  await dxAddIndex(c, frames[frames.indexOf(f) - 1]!, hash2, nl);
+  const where = f.at >= i1 ? nf : f;
+  dxInsertAt(where, where.at + 1, hash, lblk);
+  frames[frames.indexOf(f)] = where;
+  dxSetCsum(dir, f, h);
+  dxSetCsum(dir, nf, h);
+}
+
+/** Live entries of a leaf with their hashes. */
+function leafEntries(dir: Ext4Inode, b: Uint8Array, version: number): { ino: number; ft: number; name: Uint8Array; hash: number; minor: number }[] {
+  const bs = dir.sbi.blockSize;
+  const limit = csumLimit(dir);
+  const out: { ino: number; ft: number; name: Uint8Array; hash: number; minor: number }[] = [];
+  for (let off = 0; off < limit;) {
+    const rl = recLenFromDisk(le16(b, off + 4), bs);
+    if (rl < 12 || off + rl > bs) fail(EFSCORRUPTED);
+    const ino = le32(b, off);
+    if (ino) {
+      const name = b.slice(off + 8, off + 8 + b[off + 6]!);
+      const hh = dirNameHash(dir, name, version);
+      if (!hh) fail(EFSCORRUPTED);
+      out.push({ ino, ft: b[off + 7]!, name, hash: hh.hash, minor: hh.minor });
+    }
+    off += rl;
+  }
+  return out;
+}
+
+/** Rewrite a leaf with `ents` packed from the start, the last spanning to the tail. */
+function fillLeaf(dir: Ext4Inode, b: Uint8Array, ents: { ino: number; ft: number; name: Uint8Array }[]): void {
+  b.fill(0);
+  const limit = csumLimit(dir);
+  let off = 0;
+  if (!ents.length) { p16(b, 4, recLenToDisk(limit)); }
+  ents.forEach((e, i) => {
+    const rl = i === ents.length - 1 ? limit - off : dirRecLen(e.name.length);
+    putEntry(b, off, e.ino, rl, e.name, e.ft);
+    off += rl;
+  });
+  initTail(dir, b);
+  setDirentCsum(dir, b);
+}
+
+/** ext4_dx_add_entry for a name whose leaf is full. Returns the physical block of the new leaf. */
+async function dxSplitInsert(h: Ext4Handle, dir: Ext4Inode, name: Uint8Array, ino: number, mode: number): Promise<number> {
+  const sbi = dir.sbi;
+  const bs = sbi.blockSize;
+  const p = await dxProbe(dir, name);
+  if (p === ERR_BAD_DX_DIR) fail(EFSCORRUPTED);
+  // The path as physical blocks, the root first.
+  const lblks = [0, ...p.frames.map((f) => dxBlockAt(f, f.at))];
+  const pblks: number[] = [];
+  for (const l of lblks) {
+    const m = await dir.mapBlocks(l, 1);
+    if (!m.pblk || m.unwritten) fail(EFSCORRUPTED);
+    pblks.push(m.pblk);
+  }
+  // How many new blocks: the leaf, and one per full index level from the bottom up.
+  let need = 1;
+  const maxLevels = sbi.hasLargedir ? EXT4_HTREE_LEVEL : EXT4_HTREE_LEVEL_COMPAT;
+  const rootInfo = 24;
+  for (let i = p.frames.length - 1; i >= 0; i--) {
+    const f = p.frames[i]!;
+    if (le16(f.block, f.entries + 2) < le16(f.block, f.entries)) break;
+    need++;
+    if (i === 0 && p.frames.length >= maxLevels) {
+      ext4WarningInode(dir, sbi, 'ext4_dx_add_entry', `Directory (ino: ${dir.ino}) index full, reach max htree level :${p.frames.length}`);
+      fail(ENOSPC);
+    }
+  }
+  // Allocate every new block first (each a valid empty leaf until used).
+  const spare: [number, number][] = [];
+  const first = Math.floor(dir.size / bs);
+  await mapWriteRange(h, dir, first, need, async (l, pb) => {
+    const b = await h.getBlock(pb, true);
+    fillLeaf(dir, b, []);
+    h.dirty(pb);
+    spare.push([l, pb]);
+    dir.size = Math.max(dir.size, (l + 1) * bs);
+  });
+  dir.extentCache = null;
+  const frames: DxWFrame[] = [];
+  for (let i = 0; i < p.frames.length; i++) {
+    frames.push({ pblk: pblks[i]!, b: await h.getBlock(pblks[i]!), entries: p.frames[i]!.entries, at: p.frames[i]!.at });
+  }
+  // do_split
+  const leafP = pblks[pblks.length - 1]!;
+  const lb = await h.getBlock(leafP);
+  const ents = leafEntries(dir, lb, p.version).sort((a, b) => (a.hash - b.hash) || (a.minor - b.minor));
+  let size = 0, move = 0, i = ents.length - 1;
+  for (; i >= 0; i--) {
+    const s = dirRecLen(ents[i]!.name.length);
+    if (size + s / 2 > bs / 2) break;
+    size += s;
+    move++;
+  }
+  const split = i > 0 ? ents.length - move : ents.length >> 1;
+  const hash2 = ents[split]!.hash;
+  const continued = split > 0 && ents[split - 1]!.hash === hash2 ? 1 : 0;
+  const [newL, newP] = spare.shift()!;
+  const nb = await h.getBlock(newP);
+  const newHash = p.hash.hash;
+  const toNew = newHash >= hash2;
+  const lower = ents.slice(0, split), upper = ents.slice(split);
+  const ft = fileType(dir, mode);
+  (toNew ? upper : lower).push({ ino, ft, name, hash: newHash, minor: p.hash.minor });
+  fillLeaf(dir, lb, lower);
+  fillLeaf(dir, nb, upper);
+  h.dirty(leafP);
+  h.dirty(newP);
+  const c: DxSplitCtx = { dir, h, frames, spare, levels: p.frames.length, rootInfo };
+  await dxAddIndex(c, frames[frames.length - 1]!, (hash2 | continued) >>> 0, newL);
+  return newP;
+}
+
+/**
+ * make_indexed_dir: a one-block linear directory whose block is full becomes an htree, as Linux
+ * does: block 0 keeps "." and ".." and becomes the dx root, the other entries move to a new
+ * block, which is split at once into two leaves (the new name goes to the half its hash
+ * belongs to). Returns the physical blocks the old entries went to.
+ */
+async function makeIndexedDir(h: Ext4Handle, dir: Ext4Inode, name: Uint8Array, ino: number, mode: number): Promise<number[]> {
+  const sbi = dir.sbi;
+  const bs = sbi.blockSize;
+  const m = await dir.mapBlocks(0, 1);
+  if (!m.pblk || m.unwritten) fail(EFSCORRUPTED);
+  const rootP = m.pblk;
+  const rb = await h.getBlock(rootP);
+  if (recLenFromDisk(le16(rb, 4), bs) !== 12 || rb[12 + 6] !== 2) fail(EFSCORRUPTED);
+  const version = sbi.es.s_def_hash_version;
+  // The entries after "." and "..", with their hashes.
+  const ents: { ino: number; ft: number; name: Uint8Array; hash: number; minor: number }[] = [];
+  const limit = csumLimit(dir);
+  for (let off = 12 + recLenFromDisk(le16(rb, 16), bs); off < limit;) {
+    const rl = recLenFromDisk(le16(rb, off + 4), bs);
+    if (rl < 12 || off + rl > bs) fail(EFSCORRUPTED);
+    if (le32(rb, off)) {
+      const nm = rb.slice(off + 8, off + 8 + rb[off + 6]!);
+      const hh = dirNameHash(dir, nm, version);
+      if (!hh) fail(EFSCORRUPTED);
+      ents.push({ ino: le32(rb, off), ft: rb[off + 7]!, name: nm, hash: hh.hash, minor: hh.minor });
+    }
+    off += rl;
+  }
+  const nh = dirNameHash(dir, name, version);
+  if (!nh) fail(EFSCORRUPTED);
+  // Two new leaves (blocks 1 and 2), allocated before anything changes.
+  const got: [number, number][] = [];
+  await mapWriteRange(h, dir, 1, 2, async (l, pb) => {
+    const b = await h.getBlock(pb, true);
+    fillLeaf(dir, b, []);
+    h.dirty(pb);
+    got.push([l, pb]);
+    dir.size = Math.max(dir.size, (l + 1) * bs);
+  });
+  dir.extentCache = null;
+  if (got.length !== 2) fail(EFSCORRUPTED);
+  // do_split of the moved entries, as in dxSplitInsert.
+  ents.sort((a, b) => (a.hash - b.hash) || (a.minor - b.minor));
+  let size = 0, move = 0, i = ents.length - 1;
+  for (; i >= 0; i--) {
+    const s = dirRecLen(ents[i]!.name.length);
+    if (size + s / 2 > bs / 2) break;
+    size += s;
+    move++;
+  }
+  const split = i > 0 ? ents.length - move : ents.length >> 1;
+  const hash2 = ents.length ? ents[Math.min(split, ents.length - 1)]!.hash : 0;
+  const continued = split > 0 && split < ents.length && ents[split - 1]!.hash === hash2 ? 1 : 0;
+  const lower = ents.slice(0, split), upper = ents.slice(split);
+  (nh.hash >= hash2 ? upper : lower).push({ ino, ft: fileType(dir, mode), name, hash: nh.hash, minor: nh.minor });
+  const [l1, p1] = got[0]!, [l2, p2] = got[1]!;
+  fillLeaf(dir, await h.getBlock(p1), lower);
+  fillLeaf(dir, await h.getBlock(p2), upper);
+  h.dirty(p1);
+  h.dirty(p2);
+  // The root: "." as it was, ".." spanning the block, dx_root_info, two index entries.
+  rb.fill(0, 24);
+  p16(rb, 16, recLenToDisk(bs - 12));
+  rb[24 + 4] = version;
+  rb[24 + 5] = 8;
+  const ent = 32;
+  p16(rb, ent, dxRootLimit(dir, 8));
+  p16(rb, ent + 2, 2);
+  p32(rb, ent + 4, l1);
+  p32(rb, ent + 8, (hash2 | continued) >>> 0);
+  p32(rb, ent + 12, l2);
+  dir.i_flags |= EXT4_INDEX_FL;
+  setDxCsum(dir, rb);
+  h.dirty(rootP);
+  return [p1, p2];
 }

@@ -4,8 +4,8 @@
  *
  * super.ts mounts everything as the read-only driver did; when the caller asked for a writable
  * mount, ext4SetupWrite() decides whether this writer can keep the filesystem consistent. What it
- * cannot yet change correctly (bigalloc, quota files, MMP, an orphan list to process, data=journal,
- * a journal skipped with noload, block-mapped filesystems) makes the mount fall back to read-only
+ * cannot yet change correctly (bigalloc, quota files, MMP, an orphan file (orphan_file),
+ * data=journal, a journal skipped with noload) makes the mount fall back to read-only
  * with a warning naming the reason, as the read-only driver always did, never a half-supported
  * writable mount. Unknown RO_COMPAT features were already refused by super.ts with EINVAL as
  * Linux does.
@@ -16,7 +16,8 @@
  * superblock in use as Linux's ext4_setup_super does: s_mnt_count + 1, s_mtime, needs_recovery
  * with a journal, EXT4_VALID_FS cleared without one. Unmount commits and checkpoints everything,
  * empties the journal, restores the state and clears needs_recovery, with the free block and
- * inode totals recomputed from the group descriptors (ext4_commit_super).
+ * inode totals recomputed from the group descriptors (ext4_commit_super). An orphan list left by
+ * a crash is finished right after setup (orphan.ts), as ext4_orphan_cleanup does.
  */
 import { isPromise, fail } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
@@ -31,10 +32,13 @@ import {
 } from './layout/index.js';
 import { ext4Msg, KERN_WARNING, type Ext4Sb, type Ext4Inode } from './ext4.js';
 import { journalDevice, superblockCsum } from './super.js';
-import { setWriteState, writeState, isWritable, homeWritten, type Ext4WriteState } from './jbd.js';
+import { setWriteState, writeState, isWritable, homeWritten, withHandle, type Ext4WriteState } from './jbd.js';
+import { orphanCleanupAtMount, orphanDel } from './orphan.js';
 import { gdFreeBlocks, gdFreeInodes } from './balloc.js';
-import { ext4FileWrite, ext4Setattr, ext4EvictInode, ext4ForceCommit } from './inode_write.js';
-import { ext4Create, ext4Mkdir, ext4Unlink, ext4Rmdir, ext4Link, ext4EmptyDir, ext4Mknod, ext4Symlink, ext4NotYet } from './namei_write.js';
+import { ext4FileWrite, ext4Setattr, ext4EvictInode, ext4ForceCommit, ext4Truncate } from './inode_write.js';
+import { ext4Setxattr, ext4Removexattr } from './xattr_write.js';
+import { ext4Fallocate } from './fallocate.js';
+import { ext4Create, ext4Mkdir, ext4Unlink, ext4Rmdir, ext4Link, ext4EmptyDir, ext4Mknod, ext4Symlink, ext4Rename, ext4NotYet } from './namei_write.js';
 
 const EXT4_VALID_FS = 1;
 
@@ -55,15 +59,15 @@ export function attachRwOps(inode: Ext4Inode): void {
   if (!nop) {
     nop = type === S_IFDIR
       ? { ...op, create: ext4Create, mkdir: ext4Mkdir, unlink: ext4Unlink, rmdir: ext4Rmdir, link: ext4Link, setattr: ext4Setattr,
-        isEmptyDir: ext4EmptyDir, mknod: ext4Mknod, symlink: ext4Symlink, rename: ext4NotYet, tmpfile: ext4NotYet,
-        setxattr: ext4NotYet, removexattr: ext4NotYet }
-      : { ...op, setattr: ext4Setattr, setxattr: ext4NotYet, removexattr: ext4NotYet };
+        isEmptyDir: ext4EmptyDir, mknod: ext4Mknod, symlink: ext4Symlink, rename: ext4Rename, tmpfile: ext4NotYet,
+        setxattr: ext4Setxattr, removexattr: ext4Removexattr }
+      : { ...op, setattr: ext4Setattr, setxattr: ext4Setxattr, removexattr: ext4Removexattr };
     opCache.set(op, nop);
     opCache.set(nop, nop);
   }
   let nfop = fopCache.get(fop);
   if (!nfop) {
-    nfop = type === S_IFREG ? { ...fop, write: ext4FileWrite, fsync: fsyncFile, fallocate: ext4NotYet }
+    nfop = type === S_IFREG ? { ...fop, write: ext4FileWrite, fsync: fsyncFile, fallocate: ext4Fallocate }
       : type === S_IFDIR ? { ...fop, fsync: fsyncFile } : fop;
     fopCache.set(fop, nfop);
     fopCache.set(nfop, nfop);
@@ -94,6 +98,9 @@ export async function commitSuperRw(sbi: Ext4Sb): Promise<void> {
   const blk = (await aw(sbi.bdev.bread(nr, bs))).slice();
   blk.set(sbi.sbBytes.subarray(0, 1024), off % bs);
   await aw(sbi.bdev.bwrite(nr, bs, blk));
+  // The journal may hold the superblock's block too (the orphan list head): keep its copy current
+  // so a later checkpoint does not take an older superblock home.
+  sbi.metaOverlay.get(nr)?.set(sbi.sbBytes.subarray(0, 1024), off % bs);
   writeState(sbi).sbDirty = false;
 }
 
@@ -126,7 +133,7 @@ function unsupportedForWrite(sbi: Ext4Sb): string {
   if (sbi.hasBigalloc) r.push('bigalloc');
   if (sbi.hasIncompat(EXT4_FEATURE_INCOMPAT_MMP)) r.push('mmp');
   if (sbi.hasRoCompat(EXT4_FEATURE_RO_COMPAT_QUOTA)) r.push('quota');
-  if (sbi.hasRoCompat(EXT4_FEATURE_RO_COMPAT_ORPHAN_PRESENT) || sbi.es.s_last_orphan) r.push('orphan list processing');
+  if (sbi.hasRoCompat(EXT4_FEATURE_RO_COMPAT_ORPHAN_PRESENT)) r.push('orphan file processing');
   if (sbi.opts.dataMode === 'journal') r.push('data=journal');
   if (sbi.hasJournal && (sbi.opts.noload || !sbi.journalLoaded)) r.push('noload');
   return r.join(', ');
@@ -204,6 +211,11 @@ export async function ext4SetupWrite(sbi: Ext4Sb): Promise<boolean> {
   if (sbi.hasJournal) v.setUint32(0x60, v.getUint32(0x60, true) | EXT4_FEATURE_INCOMPAT_RECOVER, true);
   await commitSuperRw(sbi);
   await sbi.bdev.sync();
+  // ext4_orphan_cleanup: what a crash left on the orphan list is finished now.
+  await orphanCleanupAtMount(sbi, ext4EvictInode, async (i) => {
+    await ext4Truncate(i, i.size, true);
+    await withHandle(sbi, 8, (h) => orphanDel(h, i));
+  });
   sbi.flags &= ~MS_RDONLY;
   return true;
 }

@@ -420,3 +420,21 @@ export const ext4XattrInodeOps: InodeOperations = {
 };
 
 export { ENODATA };
+
+/** Both areas, validated, with their entries as (entry, value) pairs: what xattr_write.ts rewrites. */
+export interface XattrListed { entry: XattrEntry; value: Uint8Array | null }
+export async function ext4XattrLoad(inode: Ext4Inode): Promise<{ ibody: XattrListed[] | null; block: XattrListed[] | null; blockBuf: Uint8Array | null }> {
+  const list = (a: Area | null): XattrListed[] | null => {
+    if (!a) return null;
+    const out: XattrListed[] = [];
+    for (let o = a.first; !isLast(a.buf, o); o += entryLen(a.buf[o]!)) {
+      const e = entryAt(a.buf, o);
+      const s = a.valueStart + e.valueOffs;
+      out.push({ entry: e, value: e.valueInum ? null : a.buf.slice(s, s + e.valueSize) });
+    }
+    return out;
+  };
+  const ib = ibody(inode, 'ext4_xattr_ibody_find');
+  const blk = await blockArea(inode, 'ext4_xattr_block_find');
+  return { ibody: list(ib), block: list(blk), blockBuf: blk ? blk.buf : null };
+}
