@@ -478,26 +478,49 @@ export class Gendisk implements QueueOwner {
    */
   private writebackForMemory(): boolean {
     if (this.dirty.size === 0 || this.dead) return false;
-    const list = [...this.dirty].sort((a, b) => a.index - b.index);
     let cleaned = false;
+    for (const run of this.dirtyRuns(0, this.capacity)) {
+      const w = this.writeRun(run);
+      if (isPromise(w.result)) { w.result.then((v) => { if (v !== false) w.clean(); }, () => {}); continue; }
+      if (w.result === false) return cleaned; // the error is logged; the pages stay dirty for sync()
+      cleaned = w.clean() || cleaned;
+    }
+    return cleaned;
+  }
+
+  /** Dirty pages of bytes [start, end) in sector order, cut into runs of adjacent pages. */
+  private dirtyRuns(start: number, end: number): CachePage[][] {
+    const first = Math.floor(start / PAGE_SIZE), last = Math.ceil(end / PAGE_SIZE);
+    const list = [...this.dirty].filter((p) => p.index >= first && p.index < last).sort((a, b) => a.index - b.index);
+    const runs: CachePage[][] = [];
     for (let i = 0; i < list.length;) {
       let j = i + 1;
       while (j < list.length && list[j]!.index === list[j - 1]!.index + 1 && j - i < MAX_REQUEST_PAGES) j++;
-      const run = list.slice(i, j);
+      runs.push(list.slice(i, j));
       i = j;
-      const off = run[0]!.index * PAGE_SIZE;
-      const bytes = Math.min(run.length * PAGE_SIZE, this.capacity - off);
-      const buf = new Uint8Array(run.length * PAGE_SIZE);
-      const gens = run.map((p, k) => { buf.set(p.data, k * PAGE_SIZE); return p.gen; });
-      const clean = () => run.forEach((p, k) => {
-        if (p.dirty && p.gen === gens[k] && this.pages.get(p.index) === p) { this.markClean(p); cleaned = true; }
-      });
-      const r = this.backendCall(REQ_OP_WRITE, buf.subarray(0, bytes), off, run.length, false);
-      if (isPromise(r)) { r.then((v) => { if (v !== false) clean(); }, () => {}); continue; }
-      if (r === false) return cleaned; // the error is logged; the pages stay dirty for sync()
-      clean();
     }
-    return cleaned;
+    return runs;
+  }
+
+  /**
+   * Start writing a run of dirty pages as one request. `clean()` marks clean those not changed
+   * since (their generation moved on otherwise) and says whether any was.
+   */
+  private writeRun(run: CachePage[]): { result: MaybePromise<void | false>; clean(): boolean } {
+    const off = run[0]!.index * PAGE_SIZE;
+    const bytes = Math.min(run.length * PAGE_SIZE, this.capacity - off);
+    const buf = new Uint8Array(run.length * PAGE_SIZE);
+    const gens = run.map((p, k) => { buf.set(p.data, k * PAGE_SIZE); return p.gen; });
+    return {
+      result: this.backendCall(REQ_OP_WRITE, buf.subarray(0, bytes), off, run.length, false),
+      clean: () => {
+        let any = false;
+        run.forEach((p, k) => {
+          if (p.dirty && p.gen === gens[k] && this.pages.get(p.index) === p) { this.markClean(p); any = true; }
+        });
+        return any;
+      },
+    };
   }
 
   /** No memory for new pages: update the cached ones and write to the backend at once. */
@@ -529,24 +552,12 @@ export class Gendisk implements QueueOwner {
     const l = this.syncLock.lock();
     if (l) await l;
     try {
-      const first = Math.floor(start / PAGE_SIZE), last = Math.ceil(end / PAGE_SIZE);
-      const list = [...this.dirty].filter((p) => p.index >= first && p.index < last).sort((a, b) => a.index - b.index);
       let ok = true;
-      for (let i = 0; i < list.length;) {
-        let j = i + 1;
-        while (j < list.length && list[j]!.index === list[j - 1]!.index + 1 && j - i < MAX_REQUEST_PAGES) j++;
-        const run = list.slice(i, j);
-        i = j;
-        const off = run[0]!.index * PAGE_SIZE;
-        const bytes = Math.min(run.length * PAGE_SIZE, this.capacity - off);
-        const buf = new Uint8Array(run.length * PAGE_SIZE);
-        const gens = run.map((p, k) => { buf.set(p.data, k * PAGE_SIZE); return p.gen; });
-        const r = this.backendCall(REQ_OP_WRITE, buf.subarray(0, bytes), off, run.length, false);
-        const done = isPromise(r) ? await r.then(() => true, () => false) : r === undefined;
+      for (const run of this.dirtyRuns(start, end)) {
+        const w = this.writeRun(run);
+        const done = isPromise(w.result) ? await w.result.then((v) => v !== false, () => false) : w.result === undefined;
         if (!done) { ok = false; continue; }
-        run.forEach((p, k) => {
-          if (p.dirty && p.gen === gens[k] && this.pages.get(p.index) === p) this.markClean(p);
-        });
+        w.clean();
       }
       const f = this.backendCall(REQ_OP_FLUSH, null, 0, 0, false);
       if (isPromise(f) ? !(await f.then(() => true, () => false)) : f !== undefined) ok = false;
