@@ -16,7 +16,7 @@
  * SOURCE... DEST, at least one source. The error classes are fs2tar's, so both programs report
  * usage mistakes the same way.
  */
-import { UsageError, BadArgument } from '../fs2tar/cli.js';
+import { UsageError, BadArgument, argpParse } from '../fs2tar/cli.js';
 
 export { UsageError, BadArgument };
 
@@ -109,44 +109,7 @@ export function parseArgs(mode: Mode, argv: string[]): ParseResult {
       case 'm': o.mb = integer(v!, 'memory size (MiB)', 1, 1 << 20); break;
     }
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') { operands.push(...argv.slice(i + 1)); break; }
-    if (a.startsWith('--')) {
-      const eqAt = a.indexOf('=');
-      const name = a.slice(2, eqAt < 0 ? undefined : eqAt);
-      const matches = Object.keys(LONG).filter((k) => k.startsWith(name));
-      const exact = LONG[name] ? name : matches.length === 1 ? matches[0]! : undefined;
-      if (!exact) throw new UsageError(matches.length > 1 ? `option '--${name}' is ambiguous` : `unrecognized option '--${name}'`);
-      const spec = LONG[exact]!;
-      let v: string | undefined;
-      if (spec.arg) {
-        if (eqAt >= 0) v = a.slice(eqAt + 1);
-        else if (i + 1 < argv.length) v = argv[++i];
-        else throw new UsageError(`option '--${exact}' requires an argument`);
-      } else if (eqAt >= 0) throw new UsageError(`option '--${exact}' doesn't allow an argument`);
-      apply(spec.short, v);
-      continue;
-    }
-    if (a.startsWith('-') && a.length > 1) {
-      for (let j = 1; j < a.length; j++) {
-        const c = a[j]!;
-        if (SHORT_FLAG.has(c)) { apply(c, undefined); continue; }
-        if (SHORT_ARG.has(c)) {
-          let v = a.slice(j + 1);
-          if (v === '') {
-            if (i + 1 >= argv.length) throw new UsageError(`option requires an argument -- '${c}'`);
-            v = argv[++i]!;
-          }
-          apply(c, v);
-          break;
-        }
-        throw new UsageError(`invalid option -- '${c}'`);
-      }
-      continue;
-    }
-    operands.push(a);
-  }
+  operands.push(...argpParse(argv, { long: LONG, shortArg: SHORT_ARG, shortFlag: SHORT_FLAG }, apply));
   if (help) return { help: true };
   if (o.image === null) throw new UsageError('no filesystem image given (-i IMAGE)');
   if (operands.length === 0) throw new UsageError('missing source and destination operands');

@@ -54,24 +54,21 @@ function parseInteger(v: string, what: string, min: number, max: number): number
   return n;
 }
 
-export function parseArgs(argv: string[]): ParseResult {
-  const opts: Omit<Fs2tarOptions, 'image' | 'output'> = { printk: false, part: 0, fstype: 'auto', selinux: null, mb: 10 };
+/** The option table of an argp-style command line: long names, and short letters with or without a value. */
+export interface ArgpSpec {
+  long: Record<string, { short: string; arg: boolean }>;
+  shortArg: Set<string>;
+  shortFlag: Set<string>;
+}
+
+/**
+ * Parse argv the way glibc's argp does for LKL's tools (fs2tar, cptofs): `--name[=value]` with
+ * unambiguous prefixes, bundled short flags, `-Xvalue` or `-X value`, `--` ending options, and
+ * argp's messages. Each option goes to `apply(shortLetter, value)`; the operands are returned.
+ */
+export function argpParse(argv: string[], spec: ArgpSpec, apply: (c: string, v: string | undefined) => void): string[] {
+  const { long: LONG, shortArg: SHORT_ARG, shortFlag: SHORT_FLAG } = spec;
   const operands: string[] = [];
-  let help = false;
-  const apply = (c: string, v: string | undefined): void => {
-    switch (c) {
-      case 'p': opts.printk = true; break;
-      case 'h': help = true; break;
-      // Partition numbers as Linux gives them: 1..255 for a partition, 0 for the whole disk.
-      case 'P': opts.part = parseInteger(v!, 'partition number', 0, 255); break;
-      case 't':
-        if (v === '') throw new BadArgument('empty filesystem type');
-        opts.fstype = v!;
-        break;
-      case 's': opts.selinux = v!; break;
-      case 'm': opts.mb = parseInteger(v!, 'memory size (MiB)', 1, 1 << 20); break;
-    }
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') { operands.push(...argv.slice(i + 1)); break; }
@@ -111,6 +108,28 @@ export function parseArgs(argv: string[]): ParseResult {
     }
     operands.push(a);
   }
+  return operands;
+}
+
+export function parseArgs(argv: string[]): ParseResult {
+  const opts: Omit<Fs2tarOptions, 'image' | 'output'> = { printk: false, part: 0, fstype: 'auto', selinux: null, mb: 10 };
+  const operands: string[] = [];
+  let help = false;
+  const apply = (c: string, v: string | undefined): void => {
+    switch (c) {
+      case 'p': opts.printk = true; break;
+      case 'h': help = true; break;
+      // Partition numbers as Linux gives them: 1..255 for a partition, 0 for the whole disk.
+      case 'P': opts.part = parseInteger(v!, 'partition number', 0, 255); break;
+      case 't':
+        if (v === '') throw new BadArgument('empty filesystem type');
+        opts.fstype = v!;
+        break;
+      case 's': opts.selinux = v!; break;
+      case 'm': opts.mb = parseInteger(v!, 'memory size (MiB)', 1, 1 << 20); break;
+    }
+  };
+  operands.push(...argpParse(argv, { long: LONG, shortArg: SHORT_ARG, shortFlag: SHORT_FLAG }, apply));
   if (help) return { help: true };
   if (operands.length < 2) throw new UsageError(operands.length === 0 ? 'missing image and archive operands' : `missing archive operand after '${operands[0]}'`);
   if (operands.length > 2) throw new UsageError(`extra operand '${operands[2]}'`);
