@@ -136,8 +136,12 @@ function umlModules(): string | null {
   return m && fs.existsSync(path.join(m, 'fat', 'vfat.ko')) ? m : null;
 }
 
-/** tar of the mounted image inside UML; seconds as UML's clock reads them around the tar. */
-function umlRun(img: string): { secs: number; cpu: number; out: number } {
+/**
+ * Boot UML on `img` (read-only or read-write), mount it as vfat at mnt, and run `timed` there
+ * between two readings of UML's clock; `timed` prints a byte count or 0. Boot and mount are not
+ * timed. Returns UML's seconds around `timed`.
+ */
+function umlTimed(img: string, rw: boolean, timed: (mnt: string) => string): { secs: number; cpu: number; out: number } {
   const mods = umlModules()!;
   // UML mounts its own /dev, so the exchange directory must not be under /dev/shm.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lkl-vfat-uml-'));
@@ -149,26 +153,30 @@ function umlRun(img: string): { secs: number; cpu: number; out: number } {
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ=UTC LC_ALL=C.UTF-8
 mount -t proc proc /proc
 for m in fat/fat.ko fat/vfat.ko nls/nls_cp437.ko nls/nls_iso8859-1.ko nls/nls_utf8.ko; do insmod ${mods}/$m 2>/dev/null; done
-if mount -t vfat -o ro /dev/ubda ${mnt} 2>${dir}/err.txt; then
-  cd ${mnt}
+if mount -t vfat -o ${rw ? 'utf8' : 'ro'} /dev/ubda ${mnt} 2>${dir}/err.txt; then
   t0=$(date +%s.%N)
-  n=$(tar -cf - . | wc -c)
+  n=$(${timed(mnt)})
   t1=$(date +%s.%N)
-  cd /
   echo "$t0 $t1 $n" >${dir}/out.txt
-  umount ${mnt}
+  umount ${mnt} 2>/dev/null
 fi
 echo o >/proc/sysrq-trigger
 `, { mode: 0o755 });
-    spawnSync(UML, ['mem=512M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `ubd0r=${img}`, `init=${init}`,
+    spawnSync(UML, ['mem=512M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `${rw ? 'ubd0' : 'ubd0r'}=${img}`, `init=${init}`,
       'con=null', 'con0=null,fd:1', 'quiet', `uml_dir=${dir}`], { encoding: 'utf8', timeout: 600_000, input: '', env: { ...process.env, TMPDIR: dir } });
     let out = '';
     try { out = fs.readFileSync(path.join(dir, 'out.txt'), 'utf8').trim(); } catch { /* below */ }
     if (!out) throw new Error(`UML run failed: ${fs.existsSync(path.join(dir, 'err.txt')) ? fs.readFileSync(path.join(dir, 'err.txt'), 'utf8') : 'no output'}`);
-    const [a, b, n] = out.split(/\s+/).map(Number);
-    return { secs: b! - a!, cpu: NaN, out: n! };
+    const [t0, t1, n] = out.split(/\s+/).map(Number);
+    return { secs: t1! - t0!, cpu: NaN, out: n ?? 0 };
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 }
+
+/** tar of the mounted image inside UML, cold cache after the mount. */
+const umlRun = (img: string) => umlTimed(img, false, (mnt) => `cd ${mnt} && tar -cf - . | wc -c; cd /`);
+
+/** cp -r of a host directory into the image mounted read-write inside UML; the umount (write-back) is timed too. */
+const umlCopyIn = (img: string, src: string) => umlTimed(img, true, (mnt) => `cp -r ${src}/. ${mnt}/ && umount ${mnt} && echo 0`);
 
 /** A fresh, empty FAT32 image like the corpus's (not timed). */
 function freshImage(base: string): string {
@@ -178,36 +186,6 @@ function freshImage(base: string): string {
   fs.truncateSync(img, IMAGE_BYTES);
   sh(`mkfs.fat -F 32 -n VFATBENCH -i 5ca1ab1e ${q(img)} >/dev/null`);
   return img;
-}
-
-/** cp -r of a host directory into the image mounted read-write inside UML; UML's clock around cp+umount. */
-function umlCopyIn(img: string, src: string): { secs: number; cpu: number; out: number } {
-  const mods = umlModules()!;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lkl-vfat-uml-'));
-  try {
-    const mnt = path.join(dir, 'mnt');
-    fs.mkdirSync(mnt);
-    const init = path.join(dir, 'init.sh');
-    fs.writeFileSync(init, `#!/bin/sh
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin TZ=UTC LC_ALL=C.UTF-8
-mount -t proc proc /proc
-for m in fat/fat.ko fat/vfat.ko nls/nls_cp437.ko nls/nls_iso8859-1.ko nls/nls_utf8.ko; do insmod ${mods}/$m 2>/dev/null; done
-if mount -t vfat -o utf8 /dev/ubda ${mnt} 2>${dir}/err.txt; then
-  t0=$(date +%s.%N)
-  cp -r ${src}/. ${mnt}/ && umount ${mnt}
-  t1=$(date +%s.%N)
-  echo "$t0 $t1 0" >${dir}/out.txt
-fi
-echo o >/proc/sysrq-trigger
-`, { mode: 0o755 });
-    spawnSync(UML, ['mem=512M', 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw', `ubd0=${img}`, `init=${init}`,
-      'con=null', 'con0=null,fd:1', 'quiet', `uml_dir=${dir}`], { encoding: 'utf8', timeout: 600_000, input: '', env: { ...process.env, TMPDIR: dir } });
-    let out = '';
-    try { out = fs.readFileSync(path.join(dir, 'out.txt'), 'utf8').trim(); } catch { /* below */ }
-    if (!out) throw new Error(`UML run failed: ${fs.existsSync(path.join(dir, 'err.txt')) ? fs.readFileSync(path.join(dir, 'err.txt'), 'utf8') : 'no output'}`);
-    const [a, b] = out.split(/\s+/).map(Number);
-    return { secs: b! - a!, cpu: NaN, out: 0 };
-  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 }
 
 /** Copy-in figures: cptofs vs mcopy vs UML Linux into a fresh FAT32 image; checks fsck.fat after each. */
