@@ -82,3 +82,21 @@ test('dmesg through syslog(2) and /proc/kmsg reads the boot log', async () => {
   assert.equal(await k.sys.read(fd, buf, buf.length), -11, 'then EAGAIN: everything consumed');
   await k.halt();
 });
+
+test('/proc/net: dev, route, arp and if_inet6 in Linux\'s formats, following the stack', async () => {
+  const k = await boot({ cmdline: 'mem=32M', host: new FakeHost() });
+  try {
+    assert.equal(await k.mountFs('proc'), 0);
+    assert.equal(await k.ifUp(1), 0);
+    const read = async (f: string) => (await k.fs.readFile(`/proc/net/${f}`, 'utf8')) as string;
+    const dev = (await read('dev')).split('\n');
+    assert.equal(dev[0], 'Inter-|   Receive                                                |  Transmit');
+    assert.match(dev[2]!, /^ {4}lo: +\d+ +\d+/, `got ${dev[2]}, want the lo line`);
+    // As this host's own /proc/net/if_inet6 shows ::1 on lo.
+    assert.equal((await read('if_inet6')).trim(), '00000000000000000000000000000001 01 80 10 80       lo');
+    assert.match(await read('route'), /^Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT/);
+    assert.match(await read('arp'), /^IP address {7}HW type {5}Flags {7}HW address {12}Mask {5}Device\n$/);
+  } finally {
+    await k.halt();
+  }
+});

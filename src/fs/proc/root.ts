@@ -25,6 +25,9 @@ import {
 } from './inode.js';
 import { pidDirInode, current, mountsText, USER_HZ } from './base.js';
 import { blockLayerOf } from '../../block/index.js';
+import { netOf, procNetDev, procNetRoute } from '../../net/core/index.js';
+import { arpTable } from '../../net/arp/index.js';
+import { procNetIfInet6 } from '../../net/ipv6/index.js';
 import { syslogRead, syslogHasUnread, MINIMUM_CONSOLE_LOGLEVEL } from './kmsg.js';
 
 /** readdir positions of pid directories: after every static entry (FIRST_PROCESS_ENTRY). */
@@ -211,6 +214,16 @@ function rootEntries(sb: ProcSuper): ProcEntrySpec[] {
     },
     file('loadavg', 0o444, () => loadavgText(k)),
     file('meminfo', 0o444, () => meminfoText(k)),
+    // Linux's /proc/net is a link to self/net (per network namespace); a kernel here has one.
+    {
+      name: 'net',
+      make: () => staticDir(sb, 'net', [
+        file('arp', 0o444, () => arpTable(netOf(k)).procNetArp()),
+        file('dev', 0o444, () => procNetDev(netOf(k))),
+        file('if_inet6', 0o444, () => procNetIfInet6(netOf(k))),
+        file('route', 0o444, () => procNetRoute(netOf(k))),
+      ]),
+    },
     file('partitions', 0o444, () => partitionsText(k)),
     file('stat', 0o444, () => statText(k)),
     { name: 'sys', make: () => staticDir(sb, 'sys', [{ name: 'kernel', make: () => staticDir(sb, 'sys/kernel', sysKernelEntries(sb)) }]) },
