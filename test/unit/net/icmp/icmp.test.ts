@@ -15,7 +15,7 @@ import { twoNodes, settle, haltAll, ip } from '../helpers.js';
 async function rig() {
   const t = await twoNodes({ autoAdvance: false });
   const icmpFromB: Uint8Array[] = [];
-  t.cable.filter = (f, from) => { if (from === 'b' && f[23] === 1) icmpFromB.push(f.slice()); return false; };
+  t.cable.filter = (f, from) => { if (from === 'b' && f[12] === 0x08 && f[13] === 0x00 && f[23] === 1) icmpFromB.push(f.slice()); return false; };
   const inject = (o: { daddr: string; proto: number; body: Uint8Array; ttl?: number; bcast?: boolean }) => {
     const f = new Uint8Array(34 + o.body.length);
     writeEthHeader(f, 0, o.bcast ? MAC_BROADCAST : t.db.mac, t.da.mac, ETH_P_IP);

@@ -26,7 +26,8 @@ function udpPayload(n: number): Uint8Array {
 async function rig() {
   const t = await twoNodes({ autoAdvance: false });
   const fromB: Uint8Array[] = [];
-  t.cable.filter = (f, from) => { if (from === 'b') fromB.push(f.slice()); return false; };
+  // IPv4 frames only: the kernels also run IPv6 (DAD, MLD, router solicitations on link up).
+  t.cable.filter = (f, from) => { if (from === 'b' && f[12] === 0x08 && f[13] === 0x00) fromB.push(f.slice()); return false; };
   const inject = (ipPayload: Uint8Array, o: { off: number; mf: boolean; id?: number; proto?: number; ttl?: number; mangle?: (f: Uint8Array) => void }) => {
     const frame = new Uint8Array(34 + ipPayload.length);
     writeEthHeader(frame, 0, t.db.mac, t.da.mac, ETH_P_IP);
