@@ -11,9 +11,7 @@
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
 import { boot, type LklKernel } from '../../src/lkl.js';
 import { MS_RDONLY } from '../../src/uapi/mount.js';
 
@@ -25,20 +23,9 @@ export const SKIP: string | false = TOOLS || IN_CI ? false : 'dosfstools/mtools 
 
 export const ENV = { ...process.env, TZ: 'UTC', MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' };
 
-export function tmpdir(prefix: string): string {
-  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
-  return fs.mkdtempSync(path.join(base, prefix));
-}
-
-export function sha256(data: Uint8Array): string { return createHash('sha256').update(data).digest('hex'); }
-
-export function fileSha256(p: string): string {
-  const h = createHash('sha256');
-  const fd = fs.openSync(p, 'r');
-  const buf = Buffer.alloc(1 << 20);
-  try { for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n)); } finally { fs.closeSync(fd); }
-  return h.digest('hex');
-}
+// Scratch directories and hashing: the same helpers as the ext4 suites'.
+import { tmpdir, sha256, fileSha256 } from '../ext4/fixtures.js';
+export { tmpdir, sha256, fileSha256 };
 
 /** Deterministic pseudo-random bytes. */
 export function pattern(n: number, seed: number): Buffer {
