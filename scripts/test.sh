@@ -22,6 +22,7 @@ command -v fusermount3 >/dev/null || need_pkgs+=(fuse3)
 command -v git >/dev/null || need_pkgs+=(git)
 command -v sqlite3 >/dev/null || need_pkgs+=(sqlite3)
 command -v rsync >/dev/null || need_pkgs+=(rsync)
+command -v dnsmasq >/dev/null || need_pkgs+=(dnsmasq-base)
 command -v setpriv >/dev/null || need_pkgs+=(util-linux)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -28,22 +28,24 @@ import { createMemoryDisk, type BlockDevice } from './block/index.js';
 import type { DiskBackend } from './arch/host.js';
 import { new_encode_dev, S_IFBLK } from './uapi/stat.js';
 import { MS_RDONLY } from './uapi/mount.js';
-import { ENODEV, EROFS, EACCES, EINVAL } from './uapi/errno.js';
+import { ENODEV, EROFS, EACCES, EINVAL, EADDRNOTAVAIL, EADDRINUSE, ETIMEDOUT } from './uapi/errno.js';
 import { KernelFsError } from './api/index.js';
 import { pipeInit } from './fs/pipe/index.js';
 import { eventpollInit } from './fs/eventpoll/index.js';
 import { LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART } from './uapi/misc.js';
 import { makeSys, makeFs, type Sys, type KernelFs } from './api/index.js';
-import { netNsInit } from './net/core/index.js';
+import { netNsInit, netOf } from './net/core/index.js';
 import { loopbackInit } from './net/link/index.js';
 import { arpInit } from './net/arp/index.js';
-import { ipv4Init } from './net/ipv4/index.js';
+import { ipv4Init, ipConfigSetup, ipConfigVendorClass, ipAutoConfig } from './net/ipv4/index.js';
 import { icmpInit } from './net/icmp/index.js';
 import { udpInit } from './net/udp/index.js';
 import { ipv6Init } from './net/ipv6/index.js';
-import { registerFamily, inetFamily, inetInit, netlinkFamily, netSysctlWrite } from './net/socket/index.js';
+import {
+  registerFamily, inetFamily, inetInit, inet6Family, inet6Init, netlinkFamily, netSysctlWrite, ipv6Parse,
+} from './net/socket/index.js';
 import { netdevAdd, netdevRemove, netdevGetIfindex, type NetdevBackend, type NetdevOptions } from './drivers/index.js';
-import { AF_INET, AF_NETLINK, SOCK_DGRAM, SOCK_RAW, SOCK_CLOEXEC } from './uapi/socket.js';
+import { AF_INET, AF_INET6, AF_NETLINK, SOCK_DGRAM, SOCK_RAW, SOCK_CLOEXEC } from './uapi/socket.js';
 import {
   IFREQ_SIZE, IFR_UNION_OFFSET, IFF_UP, SIOCGIFNAME, SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCSIFMTU,
 } from './uapi/if.js';
@@ -51,7 +53,8 @@ import {
   NETLINK_ROUTE, NLMSG_HDRLEN, NLMSG_ERROR, NLM_F_REQUEST, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
   NLM_F_REPLACE, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH, IFADDRMSG_SIZE, RTMSG_SIZE, NDMSG_SIZE,
   IFA_LOCAL, IFA_ADDRESS, RTA_GATEWAY, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST,
-  NDA_DST, NDA_LLADDR, NUD_PERMANENT, SOCKADDR_NL_SIZE,
+  NDA_DST, NDA_LLADDR, NUD_PERMANENT, SOCKADDR_NL_SIZE, RTM_GETADDR, NLM_F_DUMP, NLMSG_DONE, IFA_FLAGS,
+  RTA_DST, RTA_OIF,
 } from './uapi/rtnetlink.js';
 
 export { NR } from './uapi/unistd.js';
@@ -73,6 +76,11 @@ export interface BootOptions {
   host?: HostOps;
   /** Disks added before boot (lkl_disk_add before lkl_start_kernel); ids 0, 1, ... in order. */
   disks?: DiskSpec[];
+  /**
+   * NICs added before boot (lkl_netdev_add before lkl_start_kernel): eth<id> with ids after the
+   * disks', in order. `ip=` on the command line configures them during boot (IP-Config).
+   */
+  netdevs?: (NetdevOptions & { backend: NetdevBackend })[];
 }
 
 /**
@@ -113,7 +121,7 @@ function toBackend(host: HostOps, spec: DiskSpec): DiskBackend {
 }
 
 /** The built-in registrations, in order (Linux's initcall levels collapsed into one list). */
-function initcalls(): Initcall[] {
+function initcalls(netdevs: BootOptions['netdevs'] = []): Initcall[] {
   return [
     { name: 'tmpfs', fn: (k) => { k.vfs.registerFilesystem(createTmpfsType('tmpfs')); k.vfs.registerFilesystem(createTmpfsType('rootfs')); } },
     { name: 'pipe', fn: (k) => pipeInit(k.vfs, k.haltWait) },
@@ -125,16 +133,21 @@ function initcalls(): Initcall[] {
     blockInitcall,
     {
       // The IPv4 and IPv6 stacks (LKL's lkl_start_kernel brings them up with lo down; lkl_if_up(1)
-      // raises it). IPv6 has no socket family yet (AF_INET6 is EAFNOSUPPORT): it answers NDP and
-      // ping6 on every interface, as a Linux host does.
+      // raises it), and their socket families AF_INET and AF_INET6.
       name: 'net',
       fn: (k) => {
         const net = netNsInit(k);
         loopbackInit(net); arpInit(net); ipv4Init(net); icmpInit(net); udpInit(net);
         ipv6Init(net);
         inetInit(net);
+        inet6Init(net);
         registerFamily(k, inetFamily);
+        registerFamily(k, inet6Family);
         registerFamily(k, netlinkFamily);
+        // IP-Config's parameters (__setup("ip=")), and the NICs the virtio bus found at boot.
+        for (const p of ['ip', 'nfsaddrs']) k.paramHandlers.set(p, (kk, v) => ipConfigSetup(net, kk.uts, v));
+        k.paramHandlers.set('dhcpclass', (_kk, v) => ipConfigVendorClass(net, v));
+        for (const d of netdevs) netdevAdd(k, d.backend, d);
       },
     },
   ];
@@ -296,6 +309,22 @@ export class LklKernel extends KernelTask {
   }
   /** lkl_set_ipv4_gateway: RTM_NEWROUTE default via addr. */
   setIpv4Gateway(addr: string | number): Promise<number> { return netConfig(this.sys).setIpv4Gateway(addr); }
+  /**
+   * lkl_if_set_ipv6, waiting for duplicate address detection: RTM_NEWADDR addr/prefixLen (as
+   * `ip -6 addr add`), then RTM_GETADDR until the address is no longer tentative. Returns 0 once
+   * it is usable, -EADDRINUSE when DAD found a duplicate (the address stays, flagged dadfailed, as
+   * on Linux), -ETIMEDOUT if DAD has not finished after 30 s, or the request's -errno.
+   */
+  ifSetIpv6(ifindex: number, addr: string | Uint8Array, prefixLen: number): Promise<number> {
+    return netConfig(this.sys).ifSetIpv6(ifindex, addr, prefixLen);
+  }
+  /**
+   * lkl_set_ipv6_gateway: RTM_NEWROUTE ::/0 via addr. A link-local gateway needs the interface
+   * (`ifindex`), as `ip -6 route add default via fe80::1 dev eth0` does (else -EINVAL).
+   */
+  setIpv6Gateway(addr: string | Uint8Array, ifindex = 0): Promise<number> {
+    return netConfig(this.sys).setIpv6Gateway(addr, ifindex);
+  }
   /** lkl_add_neighbor: RTM_NEWNEIGH, a permanent entry (af: AF_INET). */
   addNeighbor(ifindex: number, af: number, ip: string | number, mac: Uint8Array | string): Promise<number> {
     return netConfig(this.sys).addNeighbor(ifindex, af, ip, mac);
@@ -322,7 +351,9 @@ export async function boot(opts: BootOptions = {}): Promise<LklKernel> {
   if (cmdline.length >= 4096) throw new RangeError('kernel command line longer than COMMAND_LINE_SIZE (4096)');
   const k = new Kernel(host, cmdline);
   for (const d of opts.disks ?? []) diskAdd(k, toBackend(host, d));
-  await k.boot(initcalls());
+  await k.boot(initcalls(opts.netdevs));
+  // late_initcall(ip_auto_config): here, once the worker that processes received frames runs.
+  try { await ipAutoConfig(netOf(k), k.uts); } catch (e) { k.oops('ip_auto_config', e); }
   return new LklKernel(k, syscallTable());
 }
 
@@ -334,6 +365,13 @@ function ipv4Arg(a: string | number): number {
   if (p.length !== 4 || p.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) throw new RangeError(`bad IPv4 address ${a}`);
   return p.reduce((v, x) => v * 256 + Number(x), 0) >>> 0;
 }
+
+function ipv6Arg(a: string | Uint8Array): Uint8Array {
+  try { return ipv6Parse(a); } catch { throw new RangeError(`bad IPv6 address ${String(a)}`); }
+}
+
+/** ifa_flags bits ifSetIpv6 watches (uapi linux/if_addr.h). */
+const IFA_F_DADFAILED = 0x08, IFA_F_TENTATIVE = 0x40;
 
 function macArg(m: Uint8Array | string): Uint8Array {
   if (m instanceof Uint8Array) return m;
@@ -404,7 +442,74 @@ function netConfig(sys: Sys) {
       return dv.getInt32(NLMSG_HDRLEN, true);
     });
   }
+  /** One RTM_GETADDR dump of the IPv6 addresses: (ifindex, address bytes, IFA_FLAGS) each. */
+  async function addrs6(): Promise<{ ifindex: number; addr: Uint8Array; flags: number }[] | number> {
+    return withSocketV(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, async (fd) => {
+      const ifa = new Uint8Array(IFADDRMSG_SIZE); ifa[0] = AF_INET6;
+      const msg = nlRequest(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, ifa, []);
+      const kernel = new Uint8Array(SOCKADDR_NL_SIZE); kernel[0] = AF_NETLINK;
+      const s = await sys.sendto(fd, msg, msg.length, 0, kernel, SOCKADDR_NL_SIZE);
+      if (s < 0) return s;
+      const out: { ifindex: number; addr: Uint8Array; flags: number }[] = [];
+      const buf = new Uint8Array(16384);
+      for (;;) {
+        const n = await sys.recvfrom(fd, buf, buf.length, 0, null, null);
+        if (n < 0) return n;
+        const dv = new DataView(buf.buffer);
+        for (let o = 0; o + NLMSG_HDRLEN <= n;) {
+          const len = dv.getUint32(o, true), type = dv.getUint16(o + 4, true);
+          if (len < NLMSG_HDRLEN) return -EINVAL;
+          if (type === NLMSG_DONE) return out;
+          if (type === NLMSG_ERROR) return dv.getInt32(o + NLMSG_HDRLEN, true);
+          if (type === RTM_NEWADDR) {
+            const body = o + NLMSG_HDRLEN;
+            const e = { ifindex: dv.getUint32(body + 4, true), addr: new Uint8Array(16), flags: buf[body + 2]! };
+            for (let a = body + IFADDRMSG_SIZE; a + 4 <= o + len;) {
+              const alen = dv.getUint16(a, true), atype = dv.getUint16(a + 2, true);
+              if (alen < 4) break;
+              if (atype === IFA_ADDRESS && alen >= 20) e.addr = buf.slice(a + 4, a + 20);
+              if (atype === IFA_FLAGS && alen >= 8) e.flags = dv.getUint32(a + 4, true);
+              a += (alen + 3) & ~3;
+            }
+            out.push(e);
+          }
+          o += (len + 3) & ~3;
+        }
+      }
+    });
+  }
+  async function withSocketV<T>(domain: number, type: number, proto: number, fn: (fd: number) => Promise<T | number>): Promise<T | number> {
+    const fd = await sys.socket(domain, type | SOCK_CLOEXEC, proto);
+    if (fd < 0) return fd;
+    try { return await fn(fd); } finally { await sys.close(fd); }
+  }
   return {
+    ifSetIpv6: async (ifindex: number, addr: string | Uint8Array, prefixLen: number): Promise<number> => {
+      const a = ipv6Arg(addr);
+      const ifa = new Uint8Array(IFADDRMSG_SIZE);
+      ifa[0] = AF_INET6; ifa[1] = prefixLen;
+      new DataView(ifa.buffer).setUint32(4, ifindex, true);
+      const r = await rtnl(nlRequest(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, ifa, [[IFA_LOCAL, a], [IFA_ADDRESS, a]]));
+      if (r < 0) return r;
+      // DAD: up to 1 s of random delay, then one probe and a 1 s wait per dad_transmits.
+      for (let i = 0; i < 600; i++) {
+        const l = await addrs6();
+        if (typeof l === 'number') return l;
+        const e = l.find((x) => x.ifindex === ifindex && x.addr.every((b, j) => b === a[j]));
+        if (!e) return -EADDRNOTAVAIL; // deleted meanwhile
+        if (e.flags & IFA_F_DADFAILED) return -EADDRINUSE;
+        if (!(e.flags & IFA_F_TENTATIVE)) return 0;
+        await sys.nanosleep({ sec: 0, nsec: 50_000_000 }, null);
+      }
+      return -ETIMEDOUT;
+    },
+    setIpv6Gateway: (addr: string | Uint8Array, ifindex: number) => {
+      const rtm = new Uint8Array(RTMSG_SIZE);
+      rtm[0] = AF_INET6; rtm[4] = RT_TABLE_MAIN; rtm[5] = RTPROT_BOOT; rtm[6] = RT_SCOPE_UNIVERSE; rtm[7] = RTN_UNICAST;
+      const attrs: [number, Uint8Array][] = [[RTA_DST, new Uint8Array(16)], [RTA_GATEWAY, ipv6Arg(addr)]];
+      if (ifindex) { const o = new Uint8Array(4); new DataView(o.buffer).setUint32(0, ifindex, true); attrs.push([RTA_OIF, o]); }
+      return rtnl(nlRequest(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, rtm, attrs));
+    },
     ifUp: (ifindex: number) => setFlags(ifindex, true),
     ifDown: (ifindex: number) => setFlags(ifindex, false),
     ifSetMtu: (ifindex: number, mtu: number) => withSocket(AF_INET, SOCK_DGRAM, 0, async (fd) => {

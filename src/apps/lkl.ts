@@ -4,6 +4,7 @@
  *
  *   lkl boot [cmdline...]    boot a kernel here and run a shell as init (see boot.ts)
  *   lkl mkfs -t TYPE ...     make an ext2/3/4 or vfat filesystem on an image (see mkfs.ts)
+ *   lkl net-test -b BACKEND  LKL's network test, printing TAP13 (see net_test/net_test.ts)
  *   lkl --help | --version
  *
  * Global options are parsed with node:util parseArgs up to the first word that is not an option;
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { bootMain } from './boot.js';
 import { mkfsMain } from './mkfs.js';
+import { netTestMain } from './net_test/net_test.js';
 
 const USAGE = `Usage: lkl <command> [arguments...]
 
@@ -22,6 +24,7 @@ The Linux Kernel Library, rebuilt in TypeScript.
 Commands:
   boot [cmdline...]   boot a kernel in this terminal and run a shell as init (pid 1)
   mkfs -t TYPE ...    make an ext2/ext3/ext4/vfat filesystem on an image (lkl mkfs -h)
+  net-test -b TYPE    LKL's network test over loopback/tap/pipe/qemu, TAP13 (lkl net-test -h)
   help                show this help
 
 Options:
@@ -63,6 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'boot': return bootMain(rest);
     case 'mkfs': return mkfsMain(rest);
+    case 'net-test': return netTestMain(rest);
     case 'help': process.stdout.write(USAGE); return 0;
     default:
       process.stderr.write(`lkl: '${cmd}' is not an lkl command\n${USAGE}`);

@@ -365,6 +365,12 @@ async function scmRecv(t: Task, sock: Socket, msg: MsgHdr, ctl: Uint8Array | nul
     }
     scm.fds = [];
   }
+  // Protocol-level ancillary data (IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS, ...), in order.
+  for (const c of scm.cmsgs ?? []) {
+    const r = ctl ? putCmsg(ctl, off, c.level, c.type, c.data) : -1;
+    if (r < 0) { msg.flags |= MSG_CTRUNC; break; }
+    off = r;
+  }
   return off;
 }
 

@@ -12,6 +12,11 @@
  *   sendfd fd passfd → count (one byte 'f' with SCM_RIGHTS)   recvfd fd ctl=24 → the fd received
  *   recvmsgflags fd ctl → msg_flags            fionread fd → int
  * plus close, read, write, fstat, stat, unlink, writefile, fcntl, pipe, getpid, same from dsl.ts.
+ *
+ * The AF_INET6 cases use only what needs no IPv6 address from the DSL (names are sockaddr_un):
+ * creation, IPPROTO_IPV6 option defaults and errnos, the address checks a sockaddr_un trips
+ * (shorter than 24 bytes: EINVAL; long enough but not AF_INET6: EAFNOSUPPORT), unconnected
+ * datagram and stream errnos, poll, autobind on listen.
  */
 import type { Case } from './dsl.js';
 
@@ -22,6 +27,12 @@ const MSG_PEEK = 2, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000
 const NB = 0o4000, CLOEXEC = 0o2000000;
 const POLLIN = 1, POLLOUT = 4;
 const pair = (type: number): [string, ...(number | string)[]] => ['socketpair', AF_UNIX, type];
+const AF_INET6 = 10, SOL_IPV6 = 41, IPV6_V6ONLY = 26, IPV6_UNICAST_HOPS = 16, IPV6_MULTICAST_IF = 17,
+  IPV6_MULTICAST_HOPS = 18, IPV6_MULTICAST_LOOP = 19, IPV6_MTU_DISCOVER = 23, IPV6_MTU = 24, IPV6_RECVPKTINFO = 49,
+  IPV6_TCLASS = 67, IPV6_DONTFRAG = 62;
+/** A sockaddr_un name long enough (>= 24 bytes) to pass the length check of an AF_INET6 socket. */
+const LONG = 'abcdefghijklmnopqrstuvwxyz.sock';
+const s6 = (type: number): [string, ...(number | string)[]] => ['socket', AF_INET6, type];
 
 export const socketCases: Case[] = [
   // ---- creation -------------------------------------------------------------------------------
@@ -236,4 +247,61 @@ export const socketCases: Case[] = [
   { name: 'sock: SCM_RIGHTS of a bad fd', setup: [pair(STREAM)], op: ['sendfd', '$0.0', 999], want: 'EBADF' },
   { name: 'sock: passed fd survives the sender closing it', setup: [pair(STREAM), ['pipe'], ['sendfd', '$0.0', '$1.1'], ['close', '$1.1'], ['recvfd', '$0.1']],
     op: ['write', '$4', 'ok'], want: 2, post: [[['read', '$1.0', 10], 'ok']] },
+
+  // ---- AF_INET6 -------------------------------------------------------------------------------
+  { name: 'inet6: socket stream and dgram', op: ['socket', AF_INET6, STREAM], want: 'nonneg', post: [[['socket', AF_INET6, DGRAM], 'nonneg']] },
+  { name: 'inet6: dgram with IPPROTO_TCP', op: ['socket', AF_INET6, DGRAM, 6], want: 'EPROTONOSUPPORT' },
+  { name: 'inet6: stream with IPPROTO_UDP', op: ['socket', AF_INET6, STREAM, 17], want: 'EPROTONOSUPPORT' },
+  { name: 'inet6: seqpacket', op: ['socket', AF_INET6, SEQ], want: 'ESOCKTNOSUPPORT' },
+  { name: 'inet6: SO_DOMAIN / SO_PROTOCOL', setup: [s6(STREAM)], op: ['getsockopt', '$0', SOL_SOCKET, SO_DOMAIN], want: AF_INET6,
+    post: [[['getsockopt', '$0', SOL_SOCKET, SO_PROTOCOL], 6]] },
+  { name: 'inet6: udp SO_PROTOCOL', setup: [s6(DGRAM)], op: ['getsockopt', '$0', SOL_SOCKET, SO_PROTOCOL], want: 17 },
+  { name: 'inet6: option defaults (udp)', setup: [s6(DGRAM)], op: ['getsockopt', '$0', SOL_IPV6, IPV6_V6ONLY], want: 0,
+    post: [[['getsockopt', '$0', SOL_IPV6, IPV6_UNICAST_HOPS], 64], [['getsockopt', '$0', SOL_IPV6, IPV6_MULTICAST_HOPS], 1],
+      [['getsockopt', '$0', SOL_IPV6, IPV6_MULTICAST_LOOP], 1], [['getsockopt', '$0', SOL_IPV6, IPV6_MULTICAST_IF], 0],
+      [['getsockopt', '$0', SOL_IPV6, IPV6_MTU_DISCOVER], 1], [['getsockopt', '$0', SOL_IPV6, IPV6_TCLASS], 0],
+      [['getsockopt', '$0', SOL_IPV6, IPV6_RECVPKTINFO], 0], [['getsockopt', '$0', SOL_IPV6, IPV6_DONTFRAG], 0]] },
+  { name: 'inet6: option defaults (tcp)', setup: [s6(STREAM)], op: ['getsockopt', '$0', SOL_IPV6, IPV6_V6ONLY], want: 0,
+    post: [[['getsockopt', '$0', SOL_IPV6, IPV6_UNICAST_HOPS], 64], [['getsockopt', '$0', SOL_IPV6, IPV6_MULTICAST_HOPS], 1],
+      [['getsockopt', '$0', SOL_IPV6, IPV6_MTU_DISCOVER], 1]] },
+  { name: 'inet6: IPV6_MTU unconnected', setup: [s6(DGRAM)], op: ['getsockopt', '$0', SOL_IPV6, IPV6_MTU], want: 'ENOTCONN' },
+  { name: 'inet6: unknown IPPROTO_IPV6 option', setup: [s6(DGRAM)], op: ['getsockopt', '$0', SOL_IPV6, 9999], want: 'ENOPROTOOPT' },
+  { name: 'inet6: IPV6_UNICAST_HOPS 256', setup: [s6(DGRAM)], op: ['setsockopt', '$0', SOL_IPV6, IPV6_UNICAST_HOPS, 256], want: 'EINVAL' },
+  { name: 'inet6: IPV6_UNICAST_HOPS -1 is the default', setup: [s6(DGRAM), ['setsockopt', '$0', SOL_IPV6, IPV6_UNICAST_HOPS, 9],
+    ['setsockopt', '$0', SOL_IPV6, IPV6_UNICAST_HOPS, -1]], op: ['getsockopt', '$0', SOL_IPV6, IPV6_UNICAST_HOPS], want: 64 },
+  { name: 'inet6: IPV6_UNICAST_HOPS set', setup: [s6(STREAM), ['setsockopt', '$0', SOL_IPV6, IPV6_UNICAST_HOPS, 9]],
+    op: ['getsockopt', '$0', SOL_IPV6, IPV6_UNICAST_HOPS], want: 9 },
+  { name: 'inet6: IPV6_TCLASS 256', setup: [s6(DGRAM)], op: ['setsockopt', '$0', SOL_IPV6, IPV6_TCLASS, 256], want: 'EINVAL' },
+  { name: 'inet6: IPV6_TCLASS set', setup: [s6(DGRAM), ['setsockopt', '$0', SOL_IPV6, IPV6_TCLASS, 0x28]],
+    op: ['getsockopt', '$0', SOL_IPV6, IPV6_TCLASS], want: 0x28 },
+  { name: 'inet6: IPV6_MULTICAST_LOOP 2', setup: [s6(DGRAM)], op: ['setsockopt', '$0', SOL_IPV6, IPV6_MULTICAST_LOOP, 2], want: 'EINVAL' },
+  { name: 'inet6: IPV6_MULTICAST_HOPS on tcp', setup: [s6(STREAM)], op: ['setsockopt', '$0', SOL_IPV6, IPV6_MULTICAST_HOPS, 5], want: 'ENOPROTOOPT' },
+  { name: 'inet6: IPV6_MULTICAST_IF of no device', setup: [s6(DGRAM)], op: ['setsockopt', '$0', SOL_IPV6, IPV6_MULTICAST_IF, 99], want: 'ENODEV' },
+  { name: 'inet6: IPV6_MTU below 1280', setup: [s6(DGRAM)], op: ['setsockopt', '$0', SOL_IPV6, IPV6_MTU, 1000], want: 'EINVAL' },
+  { name: 'inet6: IPV6_MTU_DISCOVER 6', setup: [s6(DGRAM)], op: ['setsockopt', '$0', SOL_IPV6, IPV6_MTU_DISCOVER, 6], want: 'EINVAL' },
+  { name: 'inet6: IPPROTO_IPV6 short int', setup: [s6(DGRAM)], op: ['setsockoptlen', '$0', SOL_IPV6, IPV6_UNICAST_HOPS, 5, 2], want: 'EINVAL' },
+  { name: 'inet6: IPV6_V6ONLY set', setup: [s6(DGRAM), ['setsockopt', '$0', SOL_IPV6, IPV6_V6ONLY, 1]],
+    op: ['getsockopt', '$0', SOL_IPV6, IPV6_V6ONLY], want: 1 },
+  { name: 'inet6: IPV6_V6ONLY after listen', setup: [s6(STREAM), ['listen', '$0', 5]], op: ['setsockopt', '$0', SOL_IPV6, IPV6_V6ONLY, 1], want: 'EINVAL' },
+  { name: 'inet6: listen autobinds a sockaddr_in6', setup: [s6(STREAM), ['listen', '$0', 5]], op: ['socknamelen', '$0'], want: 28 },
+  { name: 'inet6: getsockname unbound', setup: [s6(DGRAM)], op: ['socknamelen', '$0'], want: 28 },
+  { name: 'inet6: getpeername unconnected', setup: [s6(STREAM)], op: ['peernamelen', '$0'], want: 'ENOTCONN' },
+  { name: 'inet6: bind shorter than 24 bytes', setup: [s6(DGRAM)], op: ['bind', '$0', 'x.sock'], want: 'EINVAL' },
+  { name: 'inet6: bind of another family', setup: [s6(DGRAM)], op: ['bind', '$0', LONG], want: 'EAFNOSUPPORT' },
+  { name: 'inet6: tcp bind of another family', setup: [s6(STREAM)], op: ['bind', '$0', LONG], want: 'EAFNOSUPPORT' },
+  { name: 'inet6: tcp connect shorter than 24 bytes', setup: [s6(STREAM)], op: ['connect', '$0', ''], want: 'EINVAL' },
+  { name: 'inet6: tcp connect of another family', setup: [s6(STREAM)], op: ['connect', '$0', LONG], want: 'EAFNOSUPPORT' },
+  { name: 'inet6: udp connect shorter than 24 bytes', setup: [s6(DGRAM)], op: ['connect', '$0', ''], want: 'EINVAL' },
+  { name: 'inet6: udp connect of another family', setup: [s6(DGRAM)], op: ['connect', '$0', LONG], want: 'EAFNOSUPPORT' },
+  { name: 'inet6: udp sendto another family', setup: [s6(DGRAM)], op: ['sendto', '$0', 'x', LONG], want: 'EINVAL' },
+  { name: 'inet6: udp send unconnected', setup: [s6(DGRAM)], op: ['send', '$0', 'x'], want: 'EDESTADDRREQ' },
+  { name: 'inet6: udp recv nothing', setup: [s6(DGRAM)], op: ['recv', '$0', 10, MSG_DONTWAIT], want: 'EAGAIN' },
+  { name: 'inet6: udp shutdown unconnected', setup: [s6(DGRAM)], op: ['shutdown', '$0', 0], want: 'ENOTCONN' },
+  { name: 'inet6: udp listen', setup: [s6(DGRAM)], op: ['listen', '$0', 5], want: 'EOPNOTSUPP' },
+  { name: 'inet6: tcp accept without listen', setup: [s6(STREAM)], op: ['accept', '$0'], want: 'EINVAL' },
+  { name: 'inet6: tcp send unconnected', setup: [s6(STREAM)], op: ['send', '$0', 'x', MSG_NOSIGNAL], want: 'EPIPE' },
+  { name: 'inet6: poll unconnected tcp', setup: [s6(STREAM)], op: ['poll', '$0', POLLIN | POLLOUT], want: POLLOUT | 0x10 },
+  { name: 'inet6: poll udp', setup: [s6(DGRAM)], op: ['poll', '$0', POLLIN | POLLOUT], want: POLLOUT },
+  { name: 'inet6: SOL_IP options on an AF_INET6 socket', setup: [s6(DGRAM), ['setsockopt', '$0', 0, 1 /* IP_TOS */, 0x10]],
+    op: ['getsockopt', '$0', 0, 1], want: 0x10, post: [[['getsockopt', '$0', 0, 2 /* IP_TTL */], 64]] },
 ];

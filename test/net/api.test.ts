@@ -127,3 +127,58 @@ test('static neighbours carry traffic with ARP cut; MTU, ifDown, netdevRemove', 
     assert.equal((await ping(a.k, '10.0.0.2')).n, -ENETUNREACH);
   } finally { await a.k.halt(); await b.k.halt(); }
 });
+
+// ---- IPv6: ifSetIpv6 (waits for DAD) and setIpv6Gateway ------------------------------------------
+
+const sin6 = (addr: string, port: number, scope_id = 0) => ({ family: 10 /* AF_INET6 */, addr, port, scope_id });
+
+async function ping6(k: LklKernel, dst: string): Promise<number> {
+  const fd = await k.sys.socket(10, SOCK_DGRAM, 58 /* IPPROTO_ICMPV6 */);
+  try {
+    const req = new Uint8Array(16); req[0] = 128;
+    const s = await k.sys.sendto(fd, req, req.length, 0, sin6(dst, 0), 28);
+    if (s < 0) return s;
+    return await k.sys.recvfrom(fd, new Uint8Array(100), 100, 0, null, null);
+  } finally { await k.sys.close(fd); }
+}
+
+test('ifSetIpv6 returns once DAD is over; a duplicate fails; setIpv6Gateway', async () => {
+  const cable = createCable();
+  const a = await node(11, [{ cable, end: 'a', ip: '10.0.0.1' }]);
+  const b = await node(12, [{ cable, end: 'b', ip: '10.0.0.2' }]);
+  try {
+    const now = async () => { const ts = { sec: 0, nsec: 0 }; await a.k.sys.clock_gettime(1, ts); return ts.sec * 1e9 + ts.nsec; };
+    const t0 = await now();
+    assert.equal(await a.k.ifSetIpv6(a.ifs[0]!, '2001:db8::1', 64), 0);
+    const waited = (await now()) - t0;
+    assert.ok(waited >= 1e9, `got ${waited / 1e6} ms of DAD, want at least the 1 s retransmit timer`);
+    // Usable at once: b answers a ping to it, and bind() accepts it (a tentative one is EADDRNOTAVAIL).
+    assert.equal(await b.k.ifSetIpv6(b.ifs[0]!, '2001:db8::2', 64), 0);
+    assert.equal(await ping6(b.k, '2001:db8::1'), 16);
+    // The same address on b: DAD sees a's answer.
+    assert.equal(await b.k.ifSetIpv6(b.ifs[0]!, '2001:db8::1', 64), -98 /* EADDRINUSE */);
+    assert.equal(await a.k.ifSetIpv6(a.ifs[0]!, '2001:db8::1', 64), -EEXIST);
+    assert.equal(await a.k.ifSetIpv6(99, '2001:db8::7', 64), -ENODEV);
+    assert.equal(await a.k.ifSetIpv6(a.ifs[0]!, '2001:db8::7', 129), -EINVAL);
+    // Gateways: "ip -6 route" answers (checked on Linux): no connected prefix → EHOSTUNREACH,
+    // a link-local gateway without a device → EINVAL, twice → EEXIST.
+    assert.equal(await a.k.setIpv6Gateway('2001:db8:9::1'), -EHOSTUNREACH);
+    assert.equal(await a.k.setIpv6Gateway('fe80::1'), -EINVAL);
+    assert.equal(await a.k.setIpv6Gateway('2001:db8::2'), 0);
+    assert.equal(await a.k.setIpv6Gateway('2001:db8::2'), -EEXIST);
+    // An off-link destination now leaves through the gateway: the frame goes to b's MAC.
+    let toB = 0, macB = '';
+    const mac = (f: Uint8Array, o: number) => [...f.subarray(o, o + 6)].join(':');
+    cable.filter = (f, from) => {
+      if (from === 'b') macB = mac(f, 6);
+      else if (f[12] === 0x86 && f[13] === 0xdd && f[43] === 5 && f[53] === 9 && mac(f, 0) === macB) toB++;
+      return false;
+    };
+    assert.equal(await ping6(a.k, '2001:db8::2'), 16); // b speaks: its MAC is known
+    const u = await a.k.sys.socket(10, SOCK_DGRAM, 0);
+    assert.equal(await a.k.sys.sendto(u, new Uint8Array(4), 4, 0, sin6('2001:db8:5::9', 9), 28), 4);
+    await a.k.sys.nanosleep({ sec: 0, nsec: 100_000_000 }, null);
+    assert.equal(toB, 1, `got ${toB} frames to the gateway's MAC, want 1`);
+    await a.k.sys.close(u);
+  } finally { cable.filter = null; await a.k.halt(); await b.k.halt(); }
+});

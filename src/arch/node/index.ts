@@ -7,3 +7,4 @@ export {
   QEMU_NET_BUFSIZE, type DgramOptions, type StreamOptions, type StreamAddress, type InetAddress, type NetLinkOptions,
 } from './net_qemu.js';
 export { createTapBackend, TapBackend, type TapOptions } from './net_tap.js';
+export { createPipeBackend, parsePipeIfname, encodePipeFrame, statedFrameLength, PipeDeframer, PipeBackend, VIRTIO_NET_HDR_LEN, type PipeOptions } from './net_pipe.js';

@@ -27,7 +27,8 @@ import { pidDirInode, current, mountsText, USER_HZ } from './base.js';
 import { blockLayerOf } from '../../block/index.js';
 import { netOf, procNetDev, procNetRoute } from '../../net/core/index.js';
 import { arpTable } from '../../net/arp/index.js';
-import { procNetIfInet6 } from '../../net/ipv6/index.js';
+import { procNetPnp } from '../../net/ipv4/index.js';
+import { procNetIfInet6, procNetShow } from '../../net/ipv6/index.js';
 import { syslogRead, syslogHasUnread, MINIMUM_CONSOLE_LOGLEVEL } from './kmsg.js';
 
 /** readdir positions of pid directories: after every static entry (FIRST_PROCESS_ENTRY). */
@@ -221,7 +222,14 @@ function rootEntries(sb: ProcSuper): ProcEntrySpec[] {
         file('arp', 0o444, () => arpTable(netOf(k)).procNetArp()),
         file('dev', 0o444, () => procNetDev(netOf(k))),
         file('if_inet6', 0o444, () => procNetIfInet6(netOf(k))),
+        // Written by IP-Config (ip= on the command line): the nameservers and domain it learnt.
+        file('pnp', 0o444, () => procNetPnp(netOf(k))),
         file('route', 0o444, () => procNetRoute(netOf(k))),
+        // Sockets: the socket layer registers these texts (src/net/socket/af_inet_proc.ts).
+        file('tcp', 0o444, () => procNetShow(netOf(k), 'tcp')),
+        file('tcp6', 0o444, () => procNetShow(netOf(k), 'tcp6')),
+        file('udp', 0o444, () => procNetShow(netOf(k), 'udp')),
+        file('udp6', 0o444, () => procNetShow(netOf(k), 'udp6')),
       ]),
     },
     file('partitions', 0o444, () => partitionsText(k)),

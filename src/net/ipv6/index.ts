@@ -28,3 +28,4 @@ export { Udp6Sock, Udp6State, type Udp6Datagram } from './udp6.js';
 export { Frag6Table, ICMPV6_EXC_HOPLIMIT, ICMPV6_EXC_FRAGTIME } from './reassembly.js';
 export { ICMPV6_HDR_FIELD, ICMPV6_UNK_NEXTHDR, ICMPV6_UNK_OPTION } from './input.js';
 export { ip6Fragment, FRAG_HLEN } from './output.js';
+export { procNetRegister, procNetShow } from './proc.js';

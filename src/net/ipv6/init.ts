@@ -102,15 +102,20 @@ export interface TcpInput { input(local: Uint8Array, remote: Uint8Array, bytes: 
 
 /**
  * TCP over IPv6: delivers next header 6 to the engine with 16-byte addresses. The engine's
- * output callback must send segments whose addresses are 16 bytes with tcp6Output.
+ * output callback must send segments whose addresses are 16 bytes with tcp6Output. Attaching
+ * the same engine again changes nothing; another engine takes over next header 6 (a test's own
+ * engine beside the socket layer's).
  */
+const attachedEngines = new WeakMap<Inet6Protocol, TcpInput>();
 export function tcp6Attach(net: NetNamespace, engine: TcpInput, errHandler?: Inet6Protocol['errHandler']): void {
   const st = ipv6Stack(net).st;
-  if (st.protos.has(NEXTHDR_TCP)) return;
+  const cur = st.protos.get(NEXTHDR_TCP);
+  if (cur && attachedEngines.get(cur) === engine) return;
   const p: Inet6Protocol = {
     handler: (skb: SkBuff, info: Ip6RcvInfo) => engine.input(info.daddr, info.saddr, skb.buf.subarray(skb.data, skb.tail)),
   };
   if (errHandler) p.errHandler = errHandler;
+  attachedEngines.set(p, engine);
   st.protos.set(NEXTHDR_TCP, p);
 }
 

@@ -20,3 +20,22 @@ export function procNetIfInet6(st: Ipv6State): string {
   }
   return s;
 }
+
+/*
+ * /proc/net files whose text comes from a higher layer (the socket layer's tcp, udp, tcp6,
+ * udp6): it registers a generator per namespace, /proc asks for it by name (proc_create_net in
+ * spirit). This registry belongs in src/net/core/proc.ts; it sits here until that folder's
+ * index exports it.
+ */
+import type { NetNamespace } from '../core/index.js';
+
+const procNetFiles = new WeakMap<NetNamespace, Map<string, () => string>>();
+
+export function procNetRegister(net: NetNamespace, name: string, show: () => string): void {
+  let m = procNetFiles.get(net);
+  if (!m) { m = new Map(); procNetFiles.set(net, m); }
+  m.set(name, show);
+}
+
+/** The text of a registered /proc/net file ('' when nobody registered it). */
+export function procNetShow(net: NetNamespace, name: string): string { return procNetFiles.get(net)?.get(name)?.() ?? ''; }

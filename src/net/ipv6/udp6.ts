@@ -22,7 +22,11 @@ import {
 import { a6equal, a6isAny, a6isMulticast, a6key, IN6ADDR_ANY } from './addr.js';
 import type { Ipv6State, Ip6RcvInfo, Ip6SendParams, Icmp6ErrorInfo } from './state.js';
 
-export interface Udp6Datagram { data: Uint8Array; saddr: Uint8Array; sport: number; daddr: Uint8Array; ifindex: number; tstamp: number }
+export interface Udp6Datagram {
+  data: Uint8Array; saddr: Uint8Array; sport: number; daddr: Uint8Array; ifindex: number; tstamp: number;
+  /** The IPv6 header's hop limit and traffic class (IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS). */
+  hopLimit?: number; trafficClass?: number;
+}
 
 export class Udp6Sock {
   readonly u: Udp6State;
@@ -60,7 +64,8 @@ export class Udp6Sock {
     if (scopeId) this.boundIf = scopeId;
   }
 
-  sendto(data: Uint8Array, daddr?: Uint8Array, dport?: number, scopeId = 0): number {
+  sendto(data: Uint8Array, daddr?: Uint8Array, dport?: number, scopeId = 0,
+    o: { hopLimit?: number | undefined; trafficClass?: number; dontFrag?: boolean; mcIf?: number } = {}): number {
     if (this.closed) fail(EBADF);
     const st = this.u.st, net = st.net;
     if (!daddr) {
@@ -69,7 +74,7 @@ export class Udp6Sock {
     }
     if (!dport) fail(EINVAL);
     if (data.length > 65535 - UDP_HLEN) fail(EMSGSIZE);
-    const oif = scopeId || this.boundIf;
+    const oif = scopeId || this.boundIf || (a6isMulticast(daddr) ? o.mcIf ?? 0 : 0);
     const rt = st.routeOutput(daddr, a6isAny(this.localAddr) || a6isMulticast(this.localAddr) ? null : this.localAddr, oif);
     if (!this.bound) this.u.getPort(this, IN6ADDR_ANY, 0);
     const len = UDP_HLEN + data.length;
@@ -80,6 +85,9 @@ export class Udp6Sock {
     skb.transportHeader = off;
     const p: Ip6SendParams = { daddr, saddr: rt.saddr, nextHeader: IPPROTO_UDP };
     if (oif) p.oif = oif;
+    if (o.hopLimit !== undefined) p.hopLimit = o.hopLimit;
+    if (o.trafficClass) p.trafficClass = o.trafficClass;
+    if (o.dontFrag) p.dontFrag = true;
     this.u.xmit(skb, p);
     net.count('Udp6OutDatagrams');
     return data.length;
@@ -185,7 +193,7 @@ export class Udp6State {
     const targets = mc ? cands : [cands.reduce((a, s) => (score(s) > score(a) ? s : a))];
     const data = b.slice(skb.data + UDP_HLEN, skb.data + h.len);
     for (const s of targets) {
-      const ok = s.enqueue({ data: targets.length > 1 ? data.slice() : data, saddr: info.saddr, sport: h.sport, daddr: info.daddr, ifindex: info.dev.ifindex, tstamp: skb.tstamp });
+      const ok = s.enqueue({ data: targets.length > 1 ? data.slice() : data, saddr: info.saddr, sport: h.sport, daddr: info.daddr, ifindex: info.dev.ifindex, tstamp: skb.tstamp, hopLimit: info.hopLimit, trafficClass: info.trafficClass });
       net.count(ok ? 'Udp6InDatagrams' : 'Udp6RcvbufErrors');
     }
   }

@@ -60,6 +60,9 @@ import { inetIoctl } from './af_inet_ioctl.js';
 import { icmpErrno } from './af_inet_err.js';
 import { newIpOpts, ipSetsockopt, ipGetsockopt, sendParams, type IpOpts } from './af_inet_opts.js';
 import { tcpCreate, tcpAttach } from './af_inet_tcp.js';
+import { sockOfEndpoint } from './af_inet_reg.js';
+import { procNetTcp, procNetUdp } from './af_inet_proc.js';
+import { procNetRegister } from '../ipv6/index.js';
 
 // ---- sockaddr_in ----------------------------------------------------------------------------------
 
@@ -138,6 +141,8 @@ export function inetNetState(net: NetNamespace): InetNetState {
  */
 export function inetInit(net: NetNamespace): void {
   tcpAttach(net);
+  procNetRegister(net, 'tcp', () => procNetTcp(net, false));
+  procNetRegister(net, 'udp', () => procNetUdp(net, false));
   const st = inetNetState(net);
   const orig = net.inetProtos.get(IPPROTO_ICMP);
   if (!orig || (orig as { inetWrapped?: boolean }).inetWrapped) return;
@@ -253,6 +258,7 @@ function udpCreate(net: NetNamespace, sock: Socket): void {
     sock.wake(0);
   });
   const sk: UdpSk = { kind: 'udp', net, u, ip: newIpOpts(), shut: 0, addrLocked: false, portLocked: false };
+  sockOfEndpoint.set(u, sock);
   sock.sk = sk;
   sock.ops = udpOps;
 }

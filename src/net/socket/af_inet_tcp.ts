@@ -28,7 +28,7 @@ import {
 } from '../../uapi/errno.js';
 import { O_NONBLOCK } from '../../uapi/fcntl.js';
 import {
-  AF_INET, AF_UNSPEC, SOL_SOCKET, SOL_TCP, SOL_IP, SO_KEEPALIVE, SO_REUSEADDR, MSG_PEEK,
+  AF_INET, AF_INET6, SOL_IPV6, AF_UNSPEC, SOL_SOCKET, SOL_TCP, SOL_IP, SO_KEEPALIVE, SO_REUSEADDR, MSG_PEEK,
   MSG_DONTWAIT, MSG_WAITALL, MSG_TRUNC, MSG_OOB, MSG_MORE, SS_UNCONNECTED, SS_CONNECTING,
   SS_CONNECTED, SIOCINQ, SIOCOUTQ, TCP_CONGESTION, TCP_INFO, SOCKADDR_IN_SIZE,
 } from '../../uapi/socket.js';
@@ -42,6 +42,13 @@ import {
 import { inetIoctl } from './af_inet_ioctl.js';
 import { icmpErrno } from './af_inet_err.js';
 import { newIpOpts, ipSetsockopt, ipGetsockopt, type IpOpts } from './af_inet_opts.js';
+import { tcp6Attach, tcp6Output, route6Info, ipv6State, type Icmp6ErrorInfo } from '../ipv6/index.js';
+import {
+  SIN6_LEN_RFC2133, sin6Parse, sin6Bytes, isMapped, toMapped, fromMapped, needsScope, scopeIdFor, isAny6,
+  bind6Check,
+} from './af_inet6_addr.js';
+import { sockOfEndpoint, tcpAttached } from './af_inet_reg.js';
+import { newIpv6Opts, ipv6Setsockopt, ipv6Getsockopt, type Ipv6Opts, type V6OptCtx } from './af_inet6_opts.js';
 import {
   Socket, sockWait, sockTimeo, intBytes, type ProtoOps,
 } from './socket.js';
@@ -83,6 +90,14 @@ export function tcpAttach(net: NetNamespace): TcpEngine {
     },
     output: (src, dst, seg) => {
       if (net.halted) return;
+      if (dst.length === 16 && !isMapped(dst)) {
+        try { tcp6Output(net, src, dst, seg, oif6(net, src)); } catch (err) {
+          if (!(err instanceof KernelError)) net.oops('tcp output', err);
+          else net.count('TcpOutErrors');
+        }
+        return;
+      }
+      if (dst.length === 16) { src = v4(fromMapped(src)); dst = v4(fromMapped(dst)); }
       const skb = net.allocSkb(seg.length);
       const off = skb.put(seg.length);
       skb.buf.set(seg, off);
@@ -101,15 +116,31 @@ export function tcpAttach(net: NetNamespace): TcpEngine {
     },
     random32: () => net.random32(),
     // An IPv4 datagram is at most 65535 bytes whatever the device (lo's MTU is 65536).
-    mtu: (_l, r) => { try { return Math.min(net.routeOutput(fromV4(r)).dev.mtu, 0xffff); } catch { return 1500; } },
-    selectSource: (r) => { try { const s = net.routeOutput(fromV4(r)).saddr; return s ? v4(s) : null; } catch { return null; } },
+    mtu: (l, r) => {
+      if (r.length === 16 && !isMapped(r)) return route6Info(net, r, oif6(net, l))?.mtu ?? 1280;
+      try { return Math.min(net.routeOutput(r.length === 16 ? fromMapped(r) : fromV4(r)).dev.mtu, 0xffff); } catch { return 1500; }
+    },
+    selectSource: (r) => {
+      if (r.length === 16 && !isMapped(r)) return route6Info(net, r)?.saddr ?? null;
+      try {
+        const s = net.routeOutput(r.length === 16 ? fromMapped(r) : fromV4(r)).saddr;
+        return s ? (r.length === 16 ? toMapped(s) : v4(s)) : null;
+      } catch { return null; }
+    },
     sysctl: { portLow: net.sysctl.ip_local_port_range[0], portHigh: net.sysctl.ip_local_port_range[1] },
   });
   engines.set(net, engine);
   net.inetAddProtocol(IPPROTO_TCP, {
-    handler: (skb, iph) => engine.input(v4(iph.daddr), v4(iph.saddr), skb.buf.subarray(skb.data, skb.tail)),
+    handler: (skb, iph) => {
+      const bytes = skb.buf.subarray(skb.data, skb.tail);
+      // A segment for a dual-stack socket's port is seen by the engine with mapped addresses.
+      if (dualOwns(engine, bytes, iph.daddr)) engine.input(toMapped(iph.daddr), toMapped(iph.saddr), bytes);
+      else engine.input(v4(iph.daddr), v4(iph.saddr), bytes);
+    },
     errHandler: (info) => tcpErr(engine, info),
   });
+  // TCP over IPv6, when the namespace has IPv6.
+  try { ipv6State(net); tcp6Attach(net, engine, (e) => tcp6Err(engine, e)); } catch { /* no IPv6 */ }
   net.k.onShutdown(() => {
     for (const c of engine.connections()) c.done();
   });
@@ -124,7 +155,7 @@ function tcpErr(engine: TcpEngine, info: IcmpErrorInfo): void {
   const local = fromV4Num(info.iph.saddr), remote = fromV4Num(info.iph.daddr);
   for (const c of engine.connections()) {
     if (c.localPort !== sport || c.remotePort !== dport) continue;
-    if (fromV4(c.localAddr) !== local || fromV4(c.remoteAddr) !== remote) continue;
+    if (v4Of(c.localAddr) !== local || v4Of(c.remoteAddr) !== remote) continue;
     if (info.type === 3 && info.code === 4) return; // fragmentation needed: path MTU, not an error
     const e = icmpErrno(info.type, info.code);
     if (!e) return;
@@ -134,10 +165,80 @@ function tcpErr(engine: TcpEngine, info: IcmpErrorInfo): void {
   }
 }
 const fromV4Num = (a: number): number => a >>> 0;
+/** The IPv4 address of a 4-byte or v4-mapped engine address (0 for other IPv6 ones). */
+const v4Of = (a: Uint8Array | null): number => (a && a.length === 16 ? (isMapped(a) ? fromMapped(a) : 0) : fromV4(a));
+
+// ---- IPv6 and the dual stack ----------------------------------------------------------------------
+
+/** The interface a link-local source address lives on (the scope of its connection), else 0. */
+function oif6(net: NetNamespace, src: Uint8Array): number {
+  if (src.length !== 16 || !needsScope(src)) return 0;
+  try { return ipv6State(net).findAddr(src)?.dev.ifindex ?? 0; } catch { return 0; }
+}
+
+/**
+ * Dual-stack sockets by port: AF_INET6 sockets bound to :: without IPV6_V6ONLY, or to a
+ * v4-mapped address, and the connections they made or accepted. IPv4 segments to these ports
+ * reach the engine with mapped addresses, as Linux's IPv4 lookup finds such sockets.
+ */
+const duals = new WeakMap<TcpEngine, Map<number, Set<TcpSock>>>();
+
+function dualSet(engine: TcpEngine, port: number, create: boolean): Set<TcpSock> | undefined {
+  let m = duals.get(engine);
+  if (!m) { if (!create) return undefined; m = new Map(); duals.set(engine, m); }
+  let s = m.get(port);
+  if (!s && create) { s = new Set(); m.set(port, s); }
+  return s;
+}
+
+function dualAdd(c: TcpSock): void { if (c.localPort) dualSet(c.engine, c.localPort, true)!.add(c); }
+
+/** The live dual-stack sockets on `port` (dead ones are dropped on the way). */
+function dualLive(engine: TcpEngine, port: number): TcpSock[] {
+  const s = dualSet(engine, port, false);
+  if (!s) return [];
+  const out: TcpSock[] = [];
+  for (const c of s) {
+    if (c.localPort !== port || (c.state === TCP_CLOSE && (c.orphan || dead.has(c)))) { s.delete(c); continue; }
+    out.push(c);
+  }
+  if (!s.size) duals.get(engine)!.delete(port);
+  return out;
+}
+
+/** Sockets whose file is closed (their TcpSock may linger in TIME-WAIT). */
+const dead = new WeakSet<TcpSock>();
+
+function dualOwns(engine: TcpEngine, seg: Uint8Array, daddr: number): boolean {
+  if (seg.length < 4 || !duals.get(engine)?.size) return false;
+  const dport = (seg[2]! << 8) | seg[3]!;
+  for (const c of dualLive(engine, dport)) {
+    if (!c.localAddr || isAny6(c.localAddr) || fromMapped(c.localAddr) === daddr) return true;
+  }
+  return false;
+}
+
+/** tcp_v6_err: a connection being set up dies with the error; later ones only note it. */
+function tcp6Err(engine: TcpEngine, e: Icmp6ErrorInfo): void {
+  if (e.payload.length < 8 || e.type === 2 /* Packet Too Big: path MTU only */) return;
+  const sport = (e.payload[0]! << 8) | e.payload[1]!, dport = (e.payload[2]! << 8) | e.payload[3]!;
+  const same = (a: Uint8Array | null, b: Uint8Array) => !!a && a.length === 16 && a.every((x, i) => x === b[i]);
+  for (const c of engine.connections()) {
+    if (c.localPort !== sport || c.remotePort !== dport || !same(c.localAddr, e.saddr) || !same(c.remoteAddr, e.daddr)) continue;
+    const tab = [101 /* ENETUNREACH */, 13 /* EACCES */, 113, 113, 111 /* ECONNREFUSED */, 13, 13];
+    const errno = e.type === 1 ? tab[e.code] ?? 71 : e.type === 4 ? 71 /* EPROTO */ : 113 /* EHOSTUNREACH */;
+    if (c.state === TCP_SYN_SENT || c.state === TCP_SYN_RECV) c.abort(errno);
+    return;
+  }
+}
 
 // ---- the Socket ⇄ TcpSock association ---------------------------------------------------------
 
-interface TcpSk { tcp: TcpSock; net: NetNamespace; cb: (mask: number) => void; ip: IpOpts }
+interface TcpSk {
+  tcp: TcpSock; net: NetNamespace; cb: (mask: number) => void; ip: IpOpts;
+  /** AF_INET6 sockets: the IPPROTO_IPV6 options, and the interface a link-local bind/connect named. */
+  v6: Ipv6Opts | null; boundIf: number;
+}
 
 function tsk(sock: Socket): TcpSk { return sock.sk as TcpSk; }
 
@@ -151,10 +252,16 @@ function attach(net: NetNamespace, sock: Socket, tcp: TcpSock): void {
   };
   tcp.wq.addCallback(cb);
   if (tcp.err) { sock.err = tcp.err; tcp.err = 0; }
+  sockOfEndpoint.set(tcp, sock);
+  let att = tcpAttached.get(tcp.engine);
+  if (!att) { att = new Set(); tcpAttached.set(tcp.engine, att); }
+  if (old?.tcp) att.delete(old.tcp);
+  att.add(tcp);
   const ip = old?.ip ?? newIpOpts();
-  sock.sk = { tcp, net, cb, ip } satisfies TcpSk;
+  const v6 = old?.v6 ?? (sock.family === AF_INET6 ? newIpv6Opts(net) : null);
+  sock.sk = { tcp, net, cb, ip, v6, boundIf: old?.boundIf ?? 0 } satisfies TcpSk;
   if (ip.ttl !== -1 || ip.tos) registerIpOpts(tcp, ip);
-  sock.ops = tcpOps;
+  sock.ops = sock.family === AF_INET6 ? tcp6Ops : tcpOps;
   linkOptions(sock);
 }
 
@@ -244,6 +351,8 @@ export const tcpOps: ProtoOps = {
   release(sock) {
     const sk = tsk(sock);
     sk.tcp.wq.removeCallback(sk.cb);
+    dead.add(sk.tcp);
+    tcpAttached.get(sk.tcp.engine)?.delete(sk.tcp);
     sk.tcp.close();
   },
 
@@ -265,6 +374,13 @@ export const tcpOps: ProtoOps = {
         if (sk.tcp.reuseAddr && c.reuseAddr && c.state !== TCP_LISTEN) continue;
         fail(EADDRINUSE);
       }
+      // ... and the dual-stack AF_INET6 sockets on it, which hold the IPv4 port too.
+      for (const c of dualLive(tcpAttach(sk.net), a.port)) {
+        const ca = c.localAddr && !isAny6(c.localAddr) ? fromMapped(c.localAddr) : 0;
+        if (ca && a.addr && ca !== a.addr) continue;
+        if (sk.tcp.reuseAddr && c.reuseAddr && c.state !== TCP_LISTEN) continue;
+        fail(EADDRINUSE);
+      }
     }
     sk.tcp.bind(v4(a.addr), a.port);
   },
@@ -273,6 +389,7 @@ export const tcpOps: ProtoOps = {
     let sk = tsk(sock);
     if (addr.length < 2) fail(EINVAL);
     const a = sinOf(addr);
+    let dst: Uint8Array, src: Uint8Array | undefined;
     if (a.family === AF_UNSPEC) {
       // tcp_disconnect: the connection is reset and the socket can connect again.
       if (sk.tcp.state !== TCP_CLOSE || sk.tcp.remoteAddr) {
@@ -284,8 +401,14 @@ export const tcpOps: ProtoOps = {
       sock.state = SS_UNCONNECTED;
       return;
     }
-    if (addr.length < SOCKADDR_IN_SIZE) fail(EINVAL);
-    if (a.family !== AF_INET) fail(EAFNOSUPPORT);
+    if (sock.family === AF_INET6) {
+      const r = connect6Resolve(sk, addr);
+      dst = r.dst; src = r.src;
+    } else {
+      if (addr.length < SOCKADDR_IN_SIZE) fail(EINVAL);
+      if (a.family !== AF_INET) fail(EAFNOSUPPORT);
+      dst = v4(a.addr);
+    }
     const nonblock = (flags & O_NONBLOCK) !== 0;
     switch (sock.state) {
       case SS_CONNECTED: fail(EISCONN);
@@ -307,7 +430,8 @@ export const tcpOps: ProtoOps = {
             sk = tsk(sock);
           } else fail(EISCONN);
         }
-        sk.tcp.connect(v4(a.addr), a.port);
+        sk.tcp.connect(dst, a.port, src);
+        if (isMapped(dst)) dualAdd(sk.tcp);
         sock.state = SS_CONNECTING;
         if (nonblock) fail(EINPROGRESS);
     }
@@ -329,6 +453,8 @@ export const tcpOps: ProtoOps = {
         child.reuseAddr = sk.tcp.reuseAddr; // sk_clone: the child inherits sk_reuse
         attach(sk.net, newsock, child);
         Object.assign(tsk(newsock).ip, sk.ip); // and the IP options
+        if (sk.v6) { tsk(newsock).v6 = { ...sk.v6, groups: new Map() }; tsk(newsock).boundIf = sk.boundIf; }
+        if (child.localAddr && isMapped(child.localAddr)) dualAdd(child);
         if (sk.ip.ttl !== -1 || sk.ip.tos) registerIpOpts(child, tsk(newsock).ip);
         newsock.state = SS_CONNECTED;
         return;
@@ -374,7 +500,10 @@ export const tcpOps: ProtoOps = {
     if (sock.state !== SS_UNCONNECTED) fail(EINVAL);
     if (sk.tcp.state !== TCP_CLOSE && sk.tcp.state !== TCP_LISTEN) fail(EINVAL);
     if (sk.tcp.state === TCP_CLOSE && sk.tcp.remoteAddr) fail(EINVAL);
-    if (!sk.tcp.localPort) sk.tcp.bind(new Uint8Array(4), 0);
+    if (!sk.tcp.localPort) {
+      if (sock.family === AF_INET6) bind6Port(sk, new Uint8Array(16), 0);
+      else sk.tcp.bind(new Uint8Array(4), 0);
+    }
     sk.tcp.listen(backlog);
     sock.listening = true;
   },
@@ -400,6 +529,11 @@ export const tcpOps: ProtoOps = {
       c.setsockopt(SOL_TCP, name, intOf(v));
       return;
     }
+    if (level === SOL_IPV6 && tsk(sock).v6) {
+      const sk = tsk(sock);
+      if (!ipv6Setsockopt(sk.v6!, v6Ctx(sk), name, v)) fail(ENOPROTOOPT);
+      return;
+    }
     if (level === SOL_IP) {
       const sk = tsk(sock);
       if (!ipSetsockopt(sk.ip, name, v)) fail(ENOPROTOOPT);
@@ -422,6 +556,7 @@ export const tcpOps: ProtoOps = {
       return intBytes(v);
     }
     if (level === SOL_IP) { const r = ipGetsockopt(tsk(sock).net, tsk(sock).ip, name); if (r) return r; }
+    if (level === SOL_IPV6 && tsk(sock).v6) { const r = ipv6Getsockopt(tsk(sock).v6!, v6Ctx(tsk(sock)), name); if (r) return r; }
     if (level === SOL_SOCKET && (name === SO_SNDBUF || name === SO_RCVBUF)) return intBytes(name === SO_SNDBUF ? c.sndBuf : c.rcvBuf);
     fail(ENOPROTOOPT);
   },
@@ -523,3 +658,100 @@ function tcpInfoBytes(c: TcpSock): Uint8Array {
 /** The TCP engine of a kernel's namespace (tests, /proc). */
 export function tcpEngineOf(k: object): TcpEngine { return tcpAttach(netOf(k)); }
 
+
+// ---- AF_INET6 stream sockets -------------------------------------------------------------------
+
+const LOOPBACK6 = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+
+function v6Ctx(sk: TcpSk): V6OptCtx {
+  return {
+    net: sk.net, stream: true, bound: sk.tcp.localPort !== 0,
+    pathMtu: () => {
+      const c = sk.tcp;
+      if (!c.remoteAddr || c.state === TCP_CLOSE || c.state === TCP_LISTEN) return null;
+      return c.engine.mtu(c.localAddr ?? new Uint8Array(16), c.remoteAddr);
+    },
+  };
+}
+
+/**
+ * Take (addr, port) in the 16-byte space and, for a dual-stack socket, check that IPv4 has the
+ * port free as well (a probe bind in the 4-byte space), as Linux's shared table would refuse.
+ */
+function bind6Port(sk: TcpSk, addr: Uint8Array, port: number): void {
+  const engine = sk.tcp.engine;
+  const dual = isMapped(addr) || (!sk.v6!.v6only && isAny6(addr));
+  for (let tries = 0; tries < 32; tries++) {
+    sk.tcp.bind(addr, port);
+    if (!dual) return;
+    const probe = engine.socket();
+    probe.reuseAddr = sk.tcp.reuseAddr;
+    try {
+      probe.bind(isMapped(addr) ? v4(fromMapped(addr)) : new Uint8Array(4), sk.tcp.localPort);
+      engine.release(probe);
+      dualAdd(sk.tcp);
+      return;
+    } catch (e) {
+      engine.release(sk.tcp);
+      sk.tcp.localPort = 0; sk.tcp.localAddr = null;
+      if (port || !isErr(e, EADDRINUSE)) throw e;
+    }
+  }
+  fail(EADDRINUSE);
+}
+
+/** tcp_v6_connect's address rules: the destination and, when we choose it, the source. */
+function connect6Resolve(sk: TcpSk, addr: Uint8Array): { dst: Uint8Array; src?: Uint8Array } {
+  if (addr.length < SIN6_LEN_RFC2133) fail(EINVAL);
+  const a = sin6Parse(addr);
+  if (a.family !== AF_INET6) fail(EAFNOSUPPORT);
+  const local = sk.tcp.localAddr;
+  if (isAny6(a.addr)) a.addr = local && isMapped(local) ? toMapped(0x7f000001) : LOOPBACK6.slice();
+  if (a.addr[0] === 0xff) fail(101 /* ENETUNREACH */);
+  if (isMapped(a.addr)) {
+    if (sk.v6!.v6only) fail(101 /* ENETUNREACH */);
+    return { dst: a.addr };
+  }
+  if (local && isMapped(local)) fail(101 /* ENETUNREACH */);
+  if (needsScope(a.addr)) {
+    if (a.scopeId) {
+      if (sk.boundIf && sk.boundIf !== a.scopeId) fail(EINVAL);
+      sk.boundIf = a.scopeId;
+    }
+    if (!sk.boundIf) fail(EINVAL);
+  }
+  if (local && !isAny6(local)) return { dst: a.addr };
+  const r = route6Info(sk.net, a.addr, needsScope(a.addr) ? sk.boundIf : 0);
+  if (!r) fail(101 /* ENETUNREACH */);
+  return { dst: a.addr, src: r.saddr };
+}
+
+function name6(sk: TcpSk, addr: Uint8Array | null, port: number): Uint8Array {
+  const a = addr && addr.length === 16 ? addr : new Uint8Array(16);
+  const scope = sk.boundIf || oif6(sk.net, sk.tcp.localAddr ?? a);
+  return sin6Bytes(a, port, scopeIdFor(a, scope));
+}
+
+export const tcp6Ops: ProtoOps = {
+  ...tcpOps,
+  family: AF_INET6,
+
+  bind(sock, addr, t) {
+    const sk = tsk(sock);
+    const { a, ifindex } = bind6Check(sk.net, addr, t, sk.boundIf,
+      sk.tcp.localPort !== 0 || sk.tcp.state !== TCP_CLOSE, sk.v6!.v6only !== 0);
+    if (needsScope(a.addr)) sk.boundIf = ifindex;
+    bind6Port(sk, a.addr, a.port);
+    if (!isAny6(a.addr) && !isMapped(a.addr)) sk.v6!.v6only = 1;
+  },
+
+  getname(sock, peer) {
+    const sk = tsk(sock);
+    const c = sk.tcp;
+    if (peer) {
+      if (!c.remotePort || c.state === TCP_CLOSE || c.state === TCP_SYN_SENT) fail(ENOTCONN);
+      return name6(sk, c.remoteAddr, c.remotePort);
+    }
+    return name6(sk, c.localAddr, c.localPort);
+  },
+};

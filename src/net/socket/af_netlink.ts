@@ -18,7 +18,8 @@
  *
  * Handled: RTM_GETLINK (dump or one by index/name), RTM_NEWLINK/RTM_SETLINK on an existing
  * device (flags under ifi_change, IFLA_MTU; creating devices is EOPNOTSUPP), RTM_GETADDR,
- * RTM_NEWADDR, RTM_DELADDR (IPv4), RTM_GETROUTE (dump of the main table, or a lookup),
+ * RTM_NEWADDR, RTM_DELADDR (IPv4; AF_INET6 requests and dumps are af_netlink6.ts's), RTM_GETROUTE
+ * (dump of the main table, or a lookup),
  * RTM_NEWROUTE, RTM_DELROUTE (unicast routes of the main table), RTM_NEWNEIGH (IPv4 entries are
  * made permanent whatever state is asked), RTM_DELNEIGH (ENOENT when absent). Other types are
  * EOPNOTSUPP. Changes need CAP_NET_ADMIN (EPERM). Multicast groups may be joined, but no
@@ -30,7 +31,7 @@ import {
   ESOCKTNOSUPPORT, EADDRINUSE, ECONNREFUSED, EAGAIN, ENOPROTOOPT, EMSGSIZE, ENOENT,
 } from '../../uapi/errno.js';
 import {
-  AF_NETLINK, AF_INET, AF_UNSPEC, SOCK_RAW, SOCK_DGRAM, SOL_NETLINK, MSG_PEEK, MSG_DONTWAIT,
+  AF_NETLINK, AF_INET, AF_INET6, AF_UNSPEC, SOCK_RAW, SOCK_DGRAM, SOL_NETLINK, MSG_PEEK, MSG_DONTWAIT,
   MSG_TRUNC, SIOCINQ, SIOCOUTQ,
 } from '../../uapi/socket.js';
 import { POLLIN, POLLRDNORM, POLLOUT, POLLWRNORM, CAP_NET_ADMIN } from '../../uapi/misc.js';
@@ -59,6 +60,7 @@ import {
   Socket, sockWait, sockTimeo, intBytes, iovLen, type ProtoOps, type NetProtoFamily,
 } from './socket.js';
 import { devChangeFlags } from './af_inet_ioctl.js';
+import { rtnetlink6 } from './af_netlink6.js';
 
 /** About one page of messages per dump datagram (NLMSG_GOODSIZE). */
 const NLMSG_GOODSIZE = 3776;
@@ -66,7 +68,7 @@ const NLMSG_GOODSIZE = 3776;
 // ---- message building -----------------------------------------------------------------------------
 
 /** Builds one netlink message: header, fixed part, attributes. */
-class MsgBuilder {
+export class MsgBuilder {
   private parts: Uint8Array[] = [];
   private len = NLMSG_HDRLEN;
   constructor(private type: number, private flags: number, private seq: number, private pid: number) {}
@@ -105,7 +107,7 @@ class MsgBuilder {
 interface NlMsg { type: number; flags: number; seq: number; pid: number; body: Uint8Array; raw: Uint8Array }
 
 /** Attributes after the fixed header: type → payload (the last one of a type wins). */
-function parseAttrs(b: Uint8Array, off: number): Map<number, Uint8Array> {
+export function parseAttrs(b: Uint8Array, off: number): Map<number, Uint8Array> {
   const m = new Map<number, Uint8Array>();
   while (off + NLA_HDRLEN <= b.length) {
     const dv = new DataView(b.buffer, b.byteOffset + off, NLA_HDRLEN);
@@ -426,12 +428,14 @@ function rtnetlinkMsg(sk: NetlinkSk, m: NlMsg, cred: Cred | null): boolean {
       const fam = m.body.length >= 1 ? m.body[0]! : AF_UNSPEC;
       const msgs = fam === AF_INET || fam === AF_UNSPEC
         ? net.ifaddrs.map((a) => addrMsg(a, RTM_NEWADDR, NLM_F_MULTI, m.seq, sk.portid)) : [];
+      if (fam === AF_INET6 || fam === AF_UNSPEC) msgs.push(...v6Dump(net, m, sk.portid));
       finishDump(sk, m, msgs);
       return true;
     }
     case RTM_NEWADDR: case RTM_DELADDR: {
       requireAdmin(cred);
       if (m.body.length < IFADDRMSG_SIZE) fail(EINVAL);
+      if (m.body[0] === AF_INET6) { rtnetlink6(net, m, sk.portid); return false; }
       if (m.body[0] !== AF_INET) fail(EAFNOSUPPORT);
       const plen = m.body[1]!;
       const dev = net.devGetByIndex(u32At(m.body, 4)) ?? fail(ENODEV);
@@ -459,6 +463,7 @@ function rtnetlinkMsg(sk: NetlinkSk, m: NlMsg, cred: Cred | null): boolean {
         const fam = m.body.length >= 1 ? m.body[0]! : AF_UNSPEC;
         const msgs = fam === AF_INET || fam === AF_UNSPEC
           ? net.fib.routes.map((r) => routeMsg(r, m.seq, sk.portid, NLM_F_MULTI)) : [];
+        if (fam === AF_INET6 || fam === AF_UNSPEC) msgs.push(...v6Dump(net, m, sk.portid));
         finishDump(sk, m, msgs);
         return true;
       }
@@ -477,6 +482,7 @@ function rtnetlinkMsg(sk: NetlinkSk, m: NlMsg, cred: Cred | null): boolean {
     case RTM_NEWROUTE: case RTM_DELROUTE: {
       requireAdmin(cred);
       if (m.body.length < RTMSG_SIZE) fail(EINVAL);
+      if (m.body[0] === AF_INET6) { rtnetlink6(net, m, sk.portid); return false; }
       if (m.body[0] !== AF_INET) fail(EAFNOSUPPORT);
       const plen = m.body[1]!, table = m.body[4]!, proto = m.body[5]!, type = m.body[7]!;
       if (plen > 32) fail(EINVAL);
@@ -522,6 +528,11 @@ function rtnetlinkMsg(sk: NetlinkSk, m: NlMsg, cred: Cred | null): boolean {
     }
   }
   fail(EOPNOTSUPP);
+}
+
+/** The IPv6 part of an address or route dump (nothing when the namespace has no IPv6). */
+function v6Dump(net: NetNamespace, m: NlMsg, pid: number): Uint8Array[] {
+  try { return rtnetlink6(net, m, pid) ?? []; } catch { return []; }
 }
 
 function finishDump(sk: NetlinkSk, m: NlMsg, msgs: Uint8Array[]): void {

@@ -22,3 +22,11 @@ export { tcpOps, tcpAttach, tcpEngineOf } from './af_inet_tcp.js';
 export { inetIoctl, inetAbcLen, maskToPrefix } from './af_inet_ioctl.js';
 export { netSysctlWrite, netSysctlRead, netSysctlNames } from './af_inet_sysctl.js';
 export { netlinkFamily, netlinkOps } from './af_netlink.js';
+export { inet6Family, inet6Init, udp6Ops, ping6Ops, icmp6Errno } from './af_inet6.js';
+export { tcp6Ops } from './af_inet_tcp.js';
+export { sin6Parse, sin6Bytes, isMapped, toMapped, fromMapped, SIN6_LEN_RFC2133 } from './af_inet6_addr.js';
+export {
+  IPV6_V6ONLY, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP, IPV6_JOIN_GROUP,
+  IPV6_LEAVE_GROUP, IPV6_MTU_DISCOVER, IPV6_MTU, IPV6_RECVERR, IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_DONTFRAG,
+  IPV6_RECVTCLASS, IPV6_TCLASS, bindv6only, setBindv6only,
+} from './af_inet6_opts.js';

@@ -78,6 +78,10 @@ export function ipv6Format(b: Uint8Array): string {
     i = j;
   }
   const hex = (a: number[]): string => a.map((x) => x.toString(16)).join(':');
+  // inet_ntop writes IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible addresses with a dotted tail.
+  if (best === 0 && (bestLen === 6 || (bestLen === 7 && w[7] !== 1) || (bestLen === 5 && w[5] === 0xffff))) {
+    return `::${bestLen === 5 ? 'ffff:' : ''}${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  }
   if (best < 0) return hex(w);
   return `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
 }

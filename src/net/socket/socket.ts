@@ -61,6 +61,11 @@ export interface ScmCookie {
   fds: File[];
   /** SCM_CREDENTIALS (or implicit, for SO_PASSCRED receivers). */
   creds: Ucred | null;
+  /**
+   * Protocol control messages for recvmsg (IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_TCLASS...), each
+   * put_cmsg'd as (level, type, data) in order by the syscall layer.
+   */
+  cmsgs?: { level: number; type: number; data: Uint8Array }[];
 }
 
 /**
