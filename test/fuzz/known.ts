@@ -11,10 +11,11 @@ export interface Known { id: string; match: (d: Divergence) => boolean; why: str
 
 export const KNOWN: Known[] = [
   {
-    id: 'inline-data-dirs',
-    match: (d) => d.kind === 'tree' && / size got 4096, want [1-9]\d{1,2} \(/.test(d.detail),
-    why: 'with -O inline_data Linux creates new directories inline (i_size 60, growing to 128+ into the system.data xattr); '
-      + 'ours gives them a block (4096). Minimal: [["mkdir","d",292]] on ext4-4k-inline',
+    id: 'inline-data-fallocate',
+    match: (d) => d.kind === 'op' && /^op fallocate:\d+ ours="EOPNOTSUPP" linux=0$/.test(d.signature),
+    why: 'fallocate (every mode) on an inline-data file: Linux first converts it to an extent-mapped file (ext4_convert_inline_data), '
+      + 'ours refuses with EOPNOTSUPP until fallocate.ts calls ext4ConvertInlineData (inode_write.ts). '
+      + 'Minimal: [["creat","f",0,420],["write","f",0,10,1],["fallocate","f",0,0,100]] on ext4-4k-inline',
   },
   {
     id: 'symlink-atime-on-follow',

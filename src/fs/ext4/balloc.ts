@@ -275,6 +275,9 @@ export async function allocInode(h: Ext4Handle, parentIno: number, isDir: boolea
     // Reserved inodes (below s_first_ino) are never handed out.
     const start = g === 0 ? sbi.firstIno - 1 : 0;
     let i = start;
+    // find_next_zero_bit: whole bytes of used inodes are skipped at once.
+    while (i < sbi.inodesPerGroup && (i & 7) && testBit(bm, i)) i++;
+    while (i + 8 <= sbi.inodesPerGroup && bm[i >>> 3] === 0xff) i += 8;
     while (i < sbi.inodesPerGroup && testBit(bm, i)) i++;
     if (i >= sbi.inodesPerGroup) continue;
     setBit(bm, i);

@@ -1,5 +1,6 @@
 /*
  * Inline data (fs/ext4/inline.c, read side): small files and directories kept inside the inode.
+ * inline_write.ts makes, grows, shrinks and converts them.
  *
  * With the inline_data feature an inode flagged EXT4_INLINE_DATA_FL has no data blocks. Its
  * content is the 60 bytes of i_block[] followed by the value of the in-inode extended attribute

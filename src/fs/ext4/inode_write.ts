@@ -24,6 +24,12 @@
  * joined when its last name went, so a crash before the last close finds it at the next mount),
  * sets i_dtime and clears its bit in the inode bitmap. A directory's blocks are metadata: freeing
  * them revokes their journalled copies.
+ *
+ * Inline data (inline_write.ts): a regular file that may be inline takes a write that ends within
+ * the maximum inline size into the inode itself; one that does not fit first converts the file
+ * (ext4ConvertInlineData: the inline bytes move to a newly mapped block 0, system.data goes), then
+ * takes the normal path. A truncate of an inline file below its size shrinks system.data; one up
+ * to at most the inline size only changes i_size; one beyond it converts first, as Linux does.
  */
 import { fail, isPromise } from '../../lib/errors.js';
 import { EOPNOTSUPP, EFBIG, ENOSPC } from '../../uapi/errno.js';
@@ -41,6 +47,11 @@ import { loadExtents, storeExtents, insertExtent, cutExtents, treeMax, setExtent
 import { indMapForWrite, indTruncate, indMaxBlocks } from './indirect_write.js';
 import { Ext4Handle, ext4JournalStart, withHandle, writeState, ext4WriteDataBlock, ext4ShouldJournalData } from './jbd.js';
 import { orphanDel } from './orphan.js';
+import {
+  mayInlineData, setMayInlineData, writeInlineData, truncateInlineData, inlineContent, destroyInlineData,
+  convertedDirBlock, inlineStatBlocks,
+} from './inline_write.js';
+import { inlineSize } from './inline.js';
 
 async function aw<T>(v: T | Promise<T>): Promise<T> { return isPromise(v) ? await v : v; }
 
@@ -73,8 +84,10 @@ export async function writeInode(h: Ext4Handle, inode: Ext4Inode): Promise<void>
   }
   v.setUint32(0x14, inode.dtime >>> 0, true);
   v.setUint16(0x1a, inode.nlink & 0xffff, true);
-  // i_blocks: 512-byte units, 48 bits with huge_file.
-  let blocks = inode.blocks;
+  // i_blocks: 512-byte units, 48 bits with huge_file. An inline file's in-memory count also holds
+  // the sectors stat shows for its bytes (inode.ts adds them at iget); they are not stored.
+  if (inode.hasInlineData && inode.isReg) inode.blocks = (inode.i_file_acl ? sbi.blockSize >> 9 : 0) + inlineStatBlocks(inode);
+  let blocks = inode.blocks - inlineStatBlocks(inode);
   let flags = inode.i_flags & ~EXT4_HUGE_FILE_FL;
   if (blocks >= 2 ** 32 && !sbi.hasHugeFile) fail(EFBIG);
   if (blocks >= 2 ** 48) { flags |= EXT4_HUGE_FILE_FL; blocks = Math.floor(blocks / (sbi.blockSize >> 9)); }
@@ -133,10 +146,81 @@ function inodeGoal(inode: Ext4Inode): number {
   return sbi.groupFirstBlock(g);
 }
 
-/** Refuse what this writer cannot change (before any change is made). */
-export function checkWritableInode(inode: Ext4Inode): void {
-  if (inode.hasInlineData) fail(EOPNOTSUPP, 'ext4: inline data files are not writable yet');
+/**
+ * Refuse what this writer cannot change (before any change is made). Callers that handle inline
+ * data (or convert it first) pass inlineOk; the others (fallocate.ts until it converts, as
+ * ext4_fallocate does) still get EOPNOTSUPP for an inline inode.
+ */
+export function checkWritableInode(inode: Ext4Inode, inlineOk = false): void {
+  if (inode.hasInlineData && !inlineOk) fail(EOPNOTSUPP, 'ext4: inline data files: convert before this operation');
   if (inode.encrypted) fail(EOPNOTSUPP);
+}
+
+/**
+ * ext4_convert_inline_data_nolock inside `h`: the inline content moves to a new block 0 (a
+ * directory's becomes a block directory: "." and ".." first), system.data is removed and the inode
+ * gets an empty extent tree (or block map) before the block is mapped. Directories become one
+ * block long; a file keeps its size.
+ */
+export async function ext4ConvertInlineDataHandle(h: Ext4Handle, inode: Ext4Inode): Promise<number> {
+  const sbi = inode.sbi;
+  const bs = sbi.blockSize;
+  const buf = inlineContent(inode);
+  const statExtra = inlineStatBlocks(inode);
+  destroyInlineData(inode);
+  inode.blocks -= statExtra;
+  let pblk = 0;
+  await mapWriteRange(h, inode, 0, 1, async (_l, p) => { pblk = p; });
+  inode.extentCache = null;
+  if (inode.isDir) {
+    const limit = bs - (sbi.hasMetadataCsum ? 12 : 0);
+    const data = convertedDirBlock(inode, buf, bs, limit, sbi.hasFiletype ? 2 : 0);
+    if (sbi.hasMetadataCsum) {
+      // ext4_initialize_dirent_tail and ext4_dirblock_csum_set
+      const t = bs - 12;
+      data[t + 4] = 12; data[t + 5] = 0; data[t + 7] = 0xde;
+      new DataView(data.buffer).setUint32(t + 8, sbi.chksum(inode.csumSeed, data, 0, t) >>> 0, true);
+    }
+    const b = await h.getBlock(pblk, true);
+    b.set(data);
+    h.dirty(pblk);
+    inode.size = bs;
+  } else {
+    const data = new Uint8Array(bs);
+    data.set(buf.subarray(0, Math.min(buf.length, inode.size)));
+    await ext4WriteDataBlock(h, inode, pblk, data);
+  }
+  return pblk;
+}
+
+/** ext4_convert_inline_data: an inode that may be inline stops being so (fallocate, ...). */
+export async function ext4ConvertInlineData(inode: Ext4Inode): Promise<void> {
+  if (!inode.hasInlineData) { setMayInlineData(inode, false); return; }
+  await withHandle(inode.sbi, 2 * ALLOC_CREDITS + 8, async (h) => {
+    await ext4ConvertInlineDataHandle(h, inode);
+    await writeInode(h, inode);
+  }).finally(() => { inode.extentCache = null; });
+}
+
+/**
+ * The write_begin choice for an inode that may be inline: true when `buf` went into the inode;
+ * false when the caller writes through blocks (converted first if it was inline).
+ */
+async function tryWriteInline(inode: Ext4Inode, buf: Uint8Array, pos: number): Promise<boolean> {
+  const sbi = inode.sbi;
+  // Only a file without data blocks can take inline data (fallocate may have given it some).
+  const dataBlocks = inode.blocks - (inode.i_file_acl ? sbi.blockSize >> 9 : 0) - inlineStatBlocks(inode);
+  if (!inode.isReg || (!inode.hasInlineData && dataBlocks > 0)) { setMayInlineData(inode, false); return false; }
+  let done = false;
+  await withHandle(sbi, 4, async (h) => {
+    if (!writeInlineData(inode, buf, pos)) return;
+    done = true;
+    if (pos + buf.length > inode.size) inode.size = pos + buf.length;
+    inode.touch(true);
+    await writeInode(h, inode);
+  });
+  if (!done) await ext4ConvertInlineData(inode);
+  return done;
 }
 
 /** Map [lblk, lblk+count) for writing through the extent tree or the block map. */
@@ -224,10 +308,11 @@ async function mapForWrite(h: Ext4Handle, inode: Ext4Inode, list: Extent[], lblk
 /** ext4_buffered_write_iter for extent-mapped files. */
 export async function ext4FileWrite(file: File, buf: Uint8Array, pos: number): Promise<number> {
   const inode = file.inode as Ext4Inode;
-  checkWritableInode(inode);
+  checkWritableInode(inode, true);
   const sbi = inode.sbi;
   const bs = sbi.blockSize;
   if (pos + buf.length > sbi.maxFileSize) fail(EFBIG);
+  if (buf.length && mayInlineData(inode) && await tryWriteInline(inode, buf, pos)) return buf.length;
   let done = 0;
   let retried = false;
   while (done < buf.length) {
@@ -248,7 +333,7 @@ export async function ext4FileWrite(file: File, buf: Uint8Array, pos: number): P
           let data: Uint8Array;
           if (from === bStart && to === bStart + bs) data = buf.slice(from - pos, to - pos);
           else {
-            data = fresh ? new Uint8Array(bs) : (await aw(sbi.bdev.bread(pblk, bs))).slice();
+            data = fresh ? new Uint8Array(bs) : (await aw(sbi.bread(pblk))).slice();
             data.set(buf.subarray(from - pos, to - pos), from - bStart);
           }
           await ext4WriteDataBlock(h, inode, pblk, data);
@@ -287,6 +372,18 @@ export async function ext4Truncate(inode: Ext4Inode, size: number, evicting = fa
   const sbi = inode.sbi;
   const bs = sbi.blockSize;
   if (size > sbi.maxFileSize) fail(EFBIG);
+  if (inode.hasInlineData) {
+    // ext4_setattr / ext4_inline_data_truncate: growing past the inline size converts first.
+    if (!evicting && size > inode.size && size > inlineSize(inode)) await ext4ConvertInlineData(inode);
+    else {
+      await withHandle(sbi, 4, async (h) => {
+        if (size < inode.size) truncateInlineData(inode, size);
+        inode.size = size;
+        await writeInode(h, inode);
+      });
+      return;
+    }
+  }
   if (size >= inode.size && !evicting) {
     await withHandle(sbi, 4, async (h) => { inode.size = size; await writeInode(h, inode); });
     return;
@@ -301,7 +398,7 @@ export async function ext4Truncate(inode: Ext4Inode, size: number, evicting = fa
     const last = await truncateBlocks(h, inode, keepBlocks);
     // Zero the tail of the new last block: bytes past EOF must read as zero if the file grows.
     if (size % bs && last) {
-      const data = (await aw(sbi.bdev.bread(last, bs))).slice();
+      const data = (await aw(sbi.bread(last))).slice();
       data.fill(0, size % bs);
       await ext4WriteDataBlock(h, inode, last, data);
     }
@@ -335,10 +432,13 @@ export async function ext4EvictInode(inodeV: Inode): Promise<void> {
   if (inode.nlink !== 0) return;
   const type = inode.mode & S_IFMT;
   // Free the data (fast symlinks and devices have none in blocks).
-  if (inode.hasInlineData || (inode.i_flags & EXT4_EA_INODE_FL)) return; // kept: e2fsck reports a leak, never a double use
-  if (type === S_IFREG || type === S_IFDIR || (type === S_IFLNK && !inode.isFastSymlink())) {
+  if (inode.i_flags & EXT4_EA_INODE_FL) return; // kept: e2fsck reports a leak, never a double use
+  const inline = inode.hasInlineData;
+  if (!inline && (type === S_IFREG || type === S_IFDIR || (type === S_IFLNK && !inode.isFastSymlink()))) {
     if (inode.size > 0 || inode.blocks > 0) await ext4Truncate(inode, 0, true);
   }
+  // ext4_inline_data_truncate to 0: the bytes in i_block and system.data go with the inode.
+  if (inline) truncateInlineData(inode, 0);
   if (inode.i_file_acl) await releaseXattrBlock(inode);
   await withHandle(sbi, 2 * ALLOC_CREDITS + 6, async (h) => {
     await orphanDel(h, inode);

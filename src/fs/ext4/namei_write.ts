@@ -14,7 +14,14 @@
  * goes into the leaf dx_probe picks for the name's hash, splitting it when full and growing the
  * index as needed (see "htree growth" below). As in Linux, a one-block linear directory whose
  * block is full becomes indexed (makeIndexedDir); longer linear directories (made elsewhere)
- * grow by appended blocks. Inline-data, casefolded and encrypted directories are refused.
+ * grow by appended blocks. Casefolded and encrypted directories are refused.
+ *
+ * Inline directories (inline_write.ts) keep their entries in the inode: a name found there is
+ * addressed by the block number INLINE (-1) instead of a physical block, and its changes go to
+ * inode.raw, which the caller's writeInode of the directory stores. Adding to a full inline
+ * directory converts it to a one-block directory inside the same handle first (the plan INLINE
+ * becomes the converted block). On an inline_data filesystem mkdir makes the new directory inline
+ * when its inode has room, as ext4_init_new_dir does.
  *
  * A create whose entry cannot be added after its inode was allocated (ENOSPC for a new directory
  * block) gives the inode back, as iput of a failed create does in Linux.
@@ -26,7 +33,7 @@ import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK,
 import type { Inode, InodeInit, InodeOperations } from '../vfs/index.js';
 import { EXT4_EXTENTS_FL, EXT4_EXT_MAGIC, EXT4_INDEX_FL } from './layout/index.js';
 import { Ext4Inode, EFSCORRUPTED } from './ext4.js';
-import { EXT4_NAME_LEN, ERR_BAD_DX_DIR, EXT4_HTREE_LEVEL, EXT4_HTREE_LEVEL_COMPAT, dirNameHash, dxNodeLimit, dxRootLimit, dirRecLen, dxCountOffset, dxBlockAt, dxProbe, isDx, le16, le32, recLenFromDisk } from './htree.js';
+import { EXT4_NAME_LEN, ERR_BAD_DX_DIR, EXT4_HTREE_LEVEL, EXT4_HTREE_LEVEL_COMPAT, dirNameHash, dxNodeLimit, dxRootLimit, dirRecLen, dxCountOffset, dxBlockAt, dxProbe, htreeNextBlock, isDx, le16, le32, recLenFromDisk } from './htree.js';
 import { allocInode } from './balloc.js';
 import { writeInode, initNewInode, checkWritableInode, mapWriteRange, ext4EvictInode } from './inode_write.js';
 import { withHandle, writeState, type Ext4Handle } from './jbd.js';
@@ -36,6 +43,16 @@ import { ext4DirInodeOps, ext4DirFileOps } from './dir.js';
 import { ext4FileOps } from './file.js';
 import { ext4XattrInodeOps, ext4WarningInode } from './xattr.js';
 import { ext4SymlinkInodeOps } from './symlink.js';
+import {
+  setMayInlineData, tryCreateInlineDir, tryAddInlineEntry, findInlineEntryW, deleteInlineEntry, setInlineEntry,
+  setInlineParent, emptyInlineDir,
+} from './inline_write.js';
+import { ext4ConvertInlineDataHandle } from './inode_write.js';
+
+/** The "block" of an entry inside an inline directory's inode. */
+const INLINE = -1;
+/** planInsert: the name goes into an inline directory (converted first if full). */
+const PLAN_INLINE = -3;
 
 /** Read-side operations of regular files (inode.ts builds the same table for inodes it reads). */
 let fileOpsBase: InodeOperations | null = null;
@@ -97,8 +114,8 @@ async function dirBlocks(dir: Ext4Inode): Promise<[number, number][]> {
 }
 
 function checkWritableDir(dir: Ext4Inode): void {
-  if (dir.hasInlineData || dir.encrypted || (dir.casefolded && dir.sbi.hasCasefold)) fail(EOPNOTSUPP);
-  checkWritableInode(dir);
+  if (dir.encrypted || (dir.casefolded && dir.sbi.hasCasefold)) fail(EOPNOTSUPP);
+  checkWritableInode(dir, true);
 }
 
 /** Offset of an entry in `b` with room for `need` more bytes (unused, or live with slack), or -1. */
@@ -124,6 +141,7 @@ function slotIn(dir: Ext4Inode, b: Uint8Array, need: number): number {
 async function planInsert(dir: Ext4Inode, name: Uint8Array): Promise<number> {
   const sbi = dir.sbi;
   const need = dirRecLen(name.length);
+  if (dir.hasInlineData) return PLAN_INLINE;
   if (isDx(dir)) {
     const p = await dxProbe(dir, name);
     if (p === ERR_BAD_DX_DIR) fail(EFSCORRUPTED);
@@ -150,6 +168,14 @@ async function addEntry(h: Ext4Handle, dir: Ext4Inode, plan: number, name: Uint8
   const sbi = dir.sbi;
   const bs = sbi.blockSize;
   const ft = fileType(dir, mode);
+  let converted: number[] = [];
+  if (plan === PLAN_INLINE) {
+    if (!dir.hasInlineData) fail(EFSCORRUPTED);
+    if (tryAddInlineEntry(dir, name, ino, ft)) return [];
+    // ext4_convert_inline_data_nolock: the entries move to block 0, the name goes there.
+    plan = await ext4ConvertInlineDataHandle(h, dir);
+    converted = [plan];
+  }
   if (plan === -2) return makeIndexedDir(h, dir, name, ino, mode);
   if (plan < 0) return [await dxSplitInsert(h, dir, name, ino, mode)];
   if (plan) {
@@ -166,7 +192,7 @@ async function addEntry(h: Ext4Handle, dir: Ext4Inode, plan: number, name: Uint8
     }
     setDirentCsum(dir, b);
     h.dirty(plan);
-    return [];
+    return converted;
   }
   // No room: a new block at the end.
   const lblk = Math.floor(dir.size / bs);
@@ -184,10 +210,13 @@ async function addEntry(h: Ext4Handle, dir: Ext4Inode, plan: number, name: Uint8
 
 /** Where `name` is: block and offsets of it and of the entry before it. */
 async function findEntry(dir: Ext4Inode, name: Uint8Array): Promise<{ pblk: number; off: number; prev: number; ino: number } | null> {
+  if (dir.hasInlineData) {
+    const e = findInlineEntryW(dir, name);
+    return e ? { pblk: INLINE, off: e.off, prev: e.prev, ino: e.ino } : null;
+  }
   const sbi = dir.sbi;
   const bs = sbi.blockSize;
-  for (const [, pblk] of await dirBlocks(dir)) {
-    const b = await aw(sbi.bread(pblk));
+  const scan = (b: Uint8Array, pblk: number): { pblk: number; off: number; prev: number; ino: number } | null => {
     let off = 0, prev = -1;
     while (off < bs - 8) {
       const rl = recLenFromDisk(le16(b, off + 4), bs);
@@ -201,6 +230,29 @@ async function findEntry(dir: Ext4Inode, name: Uint8Array): Promise<{ pblk: numb
       prev = off;
       off += rl;
     }
+    return null;
+  };
+  // Indexed: only the leaf (and hash-collision successors) the name's hash points at, as
+  // ext4_find_entry does through dx_find_entry; a scan of every block made each unlink in a
+  // large directory cost the whole directory. A damaged index falls back to the scan.
+  if (isDx(dir)) {
+    const p = await dxProbe(dir, name);
+    if (p !== ERR_BAD_DX_DIR) {
+      for (;;) {
+        const leaf = p.frames[p.frames.length - 1]!;
+        const m = await dir.mapBlocks(dxBlockAt(leaf, leaf.at), 1);
+        if (m.pblk && !m.unwritten) {
+          const r = scan(await aw(sbi.bread(m.pblk)), m.pblk);
+          if (r) return r;
+        }
+        const next = await htreeNextBlock(dir, p.hash.hash, p.frames);
+        if (!next.more) return null;
+      }
+    }
+  }
+  for (const [, pblk] of await dirBlocks(dir)) {
+    const r = scan(await aw(sbi.bread(pblk)), pblk);
+    if (r) return r;
   }
   return null;
 }
@@ -209,6 +261,7 @@ async function findEntry(dir: Ext4Inode, name: Uint8Array): Promise<{ pblk: numb
 async function deleteEntry(h: Ext4Handle, dir: Ext4Inode, name: Uint8Array): Promise<number> {
   const e = await findEntry(dir, name);
   if (!e) fail(ENOENT);
+  if (e.pblk === INLINE) return deleteInlineEntry(dir, name);
   const bs = dir.sbi.blockSize;
   const b = await h.getBlock(e.pblk);
   const rl = recLenFromDisk(le16(b, e.off + 4), bs);
@@ -226,7 +279,7 @@ async function deleteEntry(h: Ext4Handle, dir: Ext4Inode, name: Uint8Array): Pro
 /** ext4_empty_dir: only "." and ".." live. */
 export async function ext4EmptyDir(inodeV: Inode): Promise<boolean> {
   const dir = inodeV as Ext4Inode;
-  if (dir.hasInlineData) fail(EOPNOTSUPP);
+  if (dir.hasInlineData) return emptyInlineDir(dir);
   const sbi = dir.sbi;
   const bs = sbi.blockSize;
   for (const [, pblk] of await dirBlocks(dir)) {
@@ -271,6 +324,8 @@ async function newInode(h: Ext4Handle, dir: Ext4Inode, init: InodeInit): Promise
   const now = sbi.currentTime();
   inode.atime = now; inode.mtime = now; inode.ctime = now; inode.btime = now;
   const type = init.mode & S_IFMT;
+  // EXT4_STATE_MAY_INLINE_DATA: a file's first small write, or mkdir, may keep the data inline.
+  if (sbi.hasInlineData) setMayInlineData(inode, true);
   if (sbi.hasExtents && (type === S_IFREG || type === S_IFDIR || type === S_IFLNK)) {
     inode.i_flags = EXT4_EXTENTS_FL;
     const root = inode.iBlock;
@@ -382,7 +437,16 @@ export async function ext4Mkdir(dirV: Inode, name: ByteString, init: InodeInit):
   try {
   return await withHandle(sbi, NS_CREDITS + 8, async (h) => {
     const inode = made = await newInode(h, dir, init);
-    // The first block: "." and "..".
+    // ext4_init_new_dir: inline when the inode has room, else the first block: "." and "..".
+    if (tryCreateInlineDir(inode, dir.ino)) {
+      await writeInode(h, inode);
+      await addEntry(h, dir, plan, n, inode.ino, inode.mode);
+      made = null;
+      incCount(dir);
+      dir.touch(true);
+      await writeInode(h, dir);
+      return inode;
+    }
     const bs = sbi.blockSize;
     let pblk = 0;
     await mapWriteRange(h, inode, 0, 1, async (_l, p) => { pblk = p; });
@@ -501,6 +565,7 @@ function entryInBlock(dir: Ext4Inode, b: Uint8Array, name: Uint8Array): { off: n
 
 /** ext4_setent: point the entry `name` in block `pblk` at another inode. */
 async function setEntryAt(h: Ext4Handle, dir: Ext4Inode, pblk: number, name: Uint8Array, ino: number, mode: number): Promise<void> {
+  if (pblk === INLINE) { setInlineEntry(dir, name, ino, fileType(dir, mode)); return; }
   const b = await h.getBlock(pblk);
   const e = entryInBlock(dir, b, name);
   if (!e) fail(EFSCORRUPTED);
@@ -512,6 +577,7 @@ async function setEntryAt(h: Ext4Handle, dir: Ext4Inode, pblk: number, name: Uin
 
 /** ext4_delete_entry on a block located beforehand. */
 async function deleteEntryAt(h: Ext4Handle, dir: Ext4Inode, pblk: number, name: Uint8Array): Promise<void> {
+  if (pblk === INLINE) { deleteInlineEntry(dir, name); return; }
   const bs = dir.sbi.blockSize;
   const b = await h.getBlock(pblk);
   const e = entryInBlock(dir, b, name);
@@ -545,6 +611,7 @@ function setDxCsum(dir: Ext4Inode, b: Uint8Array): void {
 /** ext4_rename_dir_prepare: the physical block holding a directory's ".." (its first block). */
 async function dotdotBlock(d: Ext4Inode): Promise<number> {
   checkWritableDir(d);
+  if (d.hasInlineData) return INLINE; // the parent number at the start of i_block
   const m = await d.mapBlocks(0, 1);
   if (!m.pblk || m.unwritten) fail(EFSCORRUPTED);
   const b = await aw(d.sbi.bread(m.pblk));
@@ -556,6 +623,7 @@ async function dotdotBlock(d: Ext4Inode): Promise<number> {
 
 /** ext4_rename_dir_finish: ".." of `d` (first block `pblk`) now names `parent`. */
 async function setDotdot(h: Ext4Handle, d: Ext4Inode, pblk: number, parent: number): Promise<void> {
+  if (pblk === INLINE) { setInlineParent(d, parent); return; }
   const b = await h.getBlock(pblk);
   p32(b, 12, parent);
   if (isDx(d)) setDxCsum(d, b); else setDirentCsum(d, b);
@@ -629,9 +697,10 @@ export async function ext4Rename(oldDirV: Inode, oldName: ByteString, inodeV: In
       let added: number[] = [];
       if (tgt) await setEntryAt(h, newDir, newPblk, nn, src.ino, src.mode);
       else added = await addEntry(h, newDir, plan, nn, src.ino, src.mode);
-      // A leaf split (or the indexing of the directory) may have moved the old name.
+      // A leaf split (or the indexing, or the conversion of an inline directory) may have moved
+      // the old name.
       let where = oldPblk;
-      if (added.length && !cross && !entryInBlock(oldDir, await h.getBlock(oldPblk), on)) {
+      if (added.length && !cross && (oldPblk === INLINE ? !oldDir.hasInlineData : !entryInBlock(oldDir, await h.getBlock(oldPblk), on))) {
         for (const p of added) if (entryInBlock(oldDir, await h.getBlock(p), on)) { where = p; break; }
       }
       await deleteEntryAt(h, oldDir, where, on);

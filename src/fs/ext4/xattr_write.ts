@@ -18,8 +18,9 @@
  * identical block to share through its mbcache; we do not, which costs a block, not correctness.
  *
  * Refused with EOPNOTSUPP before anything changes: attributes whose value lives in an EA inode
- * (ea_inode), inline-data and encrypted inodes. A value that fits neither area is ENOSPC, as in
- * Linux without ea_inode.
+ * (ea_inode) and encrypted inodes. On an inline-data inode system.data is one more in-inode entry
+ * that the rebuild keeps; inline_write.ts changes it through ext4XattrIbodySet. A value that
+ * fits neither area is ENOSPC, as in Linux without ea_inode.
  *
  * POSIX ACLs arrive in the generic xattr form (version 2, 8-byte entries) and are stored in ext4's
  * compact form (version 1; 4-byte entries for the owner, group, mask and other). An access ACL
@@ -154,7 +155,7 @@ function toAttrs(listed: { entry: { index: number; name: ByteString; valueInum: 
  */
 export async function ext4XattrSet(inode: Ext4Inode, index: number, nameS: ByteString, value: Uint8Array | null,
   flags: number, extra?: () => void): Promise<void> {
-  checkWritableInode(inode);
+  checkWritableInode(inode, true); // inline data: system.data is kept in the inode with the rest
   const sbi = inode.sbi;
   const name = strBytes(nameS);
   const cur = await ext4XattrLoad(inode);
@@ -387,4 +388,61 @@ export async function ext4Removexattr(inodeV: Inode, name: ByteString): Promise<
     return;
   }
   await ext4XattrSet(inode, index, suffix, null, XATTR_REPLACE);
+}
+
+/* ---- the in-inode area alone, for inline data (inline_write.ts) ---------------------------------
+ * system.data must stay in the inode (never a block or an EA inode), and inline data changes it
+ * inside a handle the caller already holds, together with other inode fields: these work on
+ * inode.raw only, synchronously, and the caller writes the inode afterwards.
+ */
+
+/** One in-inode entry as found: index, name, value offset (from the first entry), size, EA inode. */
+export interface IbodyAttr { index: number; name: Uint8Array; offs: number; size: number; inum: number }
+
+/** The in-inode entries, in their order (none without the area's magic). */
+export function ext4XattrIbodyAttrs(inode: Ext4Inode): IbodyAttr[] {
+  const bd = ibodyBounds(inode);
+  const raw = inode.raw;
+  if (!bd || le32(raw, bd.hdr) !== EXT4_XATTR_MAGIC) return [];
+  const out: IbodyAttr[] = [];
+  for (let o = bd.first; o + 4 <= bd.end && le32(raw, o) !== 0; o += entryLen(raw[o]!)) {
+    if (o + XATTR_ENTRY_SIZE + raw[o]! > bd.end) break;
+    out.push({
+      index: raw[o + 1]!, name: raw.slice(o + XATTR_ENTRY_SIZE, o + XATTR_ENTRY_SIZE + raw[o]!),
+      offs: raw[o + 2]! | (raw[o + 3]! << 8), inum: le32(raw, o + 4), size: le32(raw, o + 8),
+    });
+  }
+  return out;
+}
+
+/**
+ * ext4_xattr_ibody_set: set (value) or remove (null) attribute (index, name) in the inode's own
+ * area, in inode.raw. ENOSPC when the area cannot hold the new set; nothing changes then.
+ */
+export function ext4XattrIbodySet(inode: Ext4Inode, index: number, nameS: ByteString, value: Uint8Array | null): void {
+  const bd = ibodyBounds(inode);
+  if (!bd) fail(ENOSPC);
+  const raw = inode.raw;
+  const name = strBytes(nameS);
+  const cur: Attr[] = ext4XattrIbodyAttrs(inode).map((a) => {
+    const v = a.inum ? new Uint8Array(0) : raw.slice(bd.first + a.offs, bd.first + a.offs + a.size);
+    return { index: a.index, name: a.name, value: v, inum: a.inum, size: a.size, hash: 0 };
+  });
+  // Keep each entry's stored hash (layOut writes a.hash).
+  for (let o = bd.first, i = 0; i < cur.length; o += entryLen(raw[o]!), i++) cur[i]!.hash = le32(raw, o + 12);
+  const at = cur.findIndex((a) => sameName(a, index, name));
+  let next: Attr[];
+  if (!value) next = cur.filter((_, i) => i !== at);
+  else {
+    // In-inode entries carry no hash in Linux (e_hash 0: only block entries are hashed), and
+    // inline data rewrites the value in place afterwards, which would stale one.
+    const a: Attr = { index, name, value: value.slice(), inum: 0, size: value.length, hash: 0 };
+    next = at >= 0 ? cur.map((x, i) => (i === at ? a : x)) : [...cur, a];
+  }
+  if (spaceOf(next) > bd.end - bd.first) fail(ENOSPC);
+  raw.fill(0, bd.hdr, bd.end);
+  if (next.length) {
+    p32(raw, bd.hdr, EXT4_XATTR_MAGIC);
+    layOut(raw, bd.first, bd.end, bd.first, next);
+  }
 }
