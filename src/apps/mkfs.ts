@@ -3,7 +3,7 @@
  *
  *   lkl mkfs -t ext2|ext3|ext4 [-b size] [-L label] [-U uuid] [-O features] [-E opts] [-N inodes]
  *            [-I inode-size] [-i bytes-per-inode] [-m percent] [-J size=MiB] [-G flex] [-q]
- *            device [size]
+ *            [-d root-directory] device [size]
  *   lkl mkfs -t vfat [-F 12|16|32] [-n label] [-S sector-size] [-s sectors-per-cluster]
  *            [-i volume-id] [-R reserved] [-r root-entries] [-f fats] [-M media] [-a] [-q]
  *            device [size]
@@ -17,6 +17,11 @@
  * parses options and gives them the file through positioned writes. Determinism for tests and
  * reproducible builds: E2FSPROGS_FAKE_TIME and SOURCE_DATE_EPOCH set the creation time as in
  * e2fsprogs.
+ *
+ * -d DIR fills the new ext2/3/4 filesystem with DIR's contents, as `mke2fs -d` does: the image is
+ * formatted, then mounted read-write in a kernel booted here and the tree copied in through
+ * system calls by cptofs's engine (src/apps/cptofs/populate.ts says what is kept and how it
+ * matches mke2fs). DIR is checked before the image is touched.
  */
 import * as fs from 'node:fs';
 import { randomFillSync } from 'node:crypto';
@@ -29,12 +34,15 @@ TYPE is ext2, ext3, ext4 (default) or vfat (also: fat, msdos). size: bytes, or w
 ext2/3/4 options (as mke2fs): -b block-size -L label -U uuid -O features -E extended-options
   -N inodes -I inode-size -i bytes-per-inode -m reserved-percent -J size=MiB -G flex-bg-size
   -F (accepted, as mke2fs's force: an image is always formatted)
+  -d root-directory: copy that directory's contents into the new filesystem
 vfat options (as mkfs.fat): -F 12|16|32 -n label -S sector-size -s sectors-per-cluster
   -i volume-id(hex) -R reserved-sectors -r root-entries -f fats -M media -a (no alignment)
 common: -q quiet, -h help
 `;
 
 export class UsageError extends Error {}
+/** A failure reported as one line, exit status 1 (no usage text). */
+class RunError extends Error {}
 
 /** "64M" → 67108864. */
 export function parseSize(s: string): number {
@@ -59,6 +67,20 @@ function fixedTime(): number | undefined {
     if (v !== undefined && /^\d+$/.test(v)) return Number(v);
   }
   return undefined;
+}
+
+/** -d's directory must exist and be a directory (mke2fs finds out only after formatting). */
+function checkSourceDir(dir: string): void {
+  let st: fs.Stats;
+  try { st = fs.statSync(dir); } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'No such file or directory' : err.code === 'EACCES' ? 'Permission denied' : err.message;
+    throw new RunError(`-d '${dir}': ${why}`);
+  }
+  if (!st.isDirectory()) throw new RunError(`-d '${dir}': Not a directory`);
+  try { fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK); } catch {
+    throw new RunError(`-d '${dir}': Permission denied`);
+  }
 }
 
 interface Target { fd: number; size: number; zeroed: boolean; close(): void }
@@ -120,7 +142,7 @@ export async function mkfsMain(argv: string[], out = process.stdout, err = proce
         b: { type: 'string', short: 'b' }, L: { type: 'string', short: 'L' }, U: { type: 'string', short: 'U' },
         O: { type: 'string', short: 'O' }, E: { type: 'string', short: 'E' }, N: { type: 'string', short: 'N' },
         I: { type: 'string', short: 'I' }, i: { type: 'string', short: 'i' }, m: { type: 'string', short: 'm' },
-        J: { type: 'string', short: 'J' }, G: { type: 'string', short: 'G' },
+        J: { type: 'string', short: 'J' }, G: { type: 'string', short: 'G' }, d: { type: 'string', short: 'd' },
         F: { type: extType ? 'boolean' : 'string', short: 'F' }, n: { type: 'string', short: 'n' }, S: { type: 'string', short: 'S' },
         s: { type: 'string', short: 's' }, R: { type: 'string', short: 'R' }, r: { type: 'string', short: 'r' },
         f: { type: 'string', short: 'f' }, M: { type: 'string', short: 'M' }, a: { type: 'boolean', short: 'a' },
@@ -143,12 +165,15 @@ export async function mkfsMain(argv: string[], out = process.stdout, err = proce
     const ext = ['ext2', 'ext3', 'ext4'].includes(type);
     const fat = ['vfat', 'fat', 'msdos'].includes(type);
     if (!ext && !fat) throw new UsageError(`unknown filesystem type '${type}' (ext2, ext3, ext4, vfat)`);
-    const wrong = (ext ? ['n', 'S', 's', 'R', 'r', 'f', 'M', 'a'] : ['b', 'L', 'U', 'O', 'E', 'N', 'I', 'm', 'J', 'G'])
+    const wrong = (ext ? ['n', 'S', 's', 'R', 'r', 'f', 'M', 'a'] : ['b', 'L', 'U', 'O', 'E', 'N', 'I', 'm', 'J', 'G', 'd'])
       .filter((o) => values[o] !== undefined);
     if (wrong.length) throw new UsageError(`option -${wrong[0]} does not apply to ${type}`);
+    if (v.d !== undefined) checkSourceDir(v.d);
     target = openTarget(path, size);
     const dev = { size: target.size, write: writer(target.fd), zeroed: target.zeroed };
-    const now = fixedTime();
+    const fake = fixedTime();
+    // mke2fs stamps the superblock and the root with the current time unless faked.
+    const now = fake ?? Math.floor(Date.now() / 1000);
     if (ext) {
       const o: Ext4MkfsOptions = {
         type: type as 'ext2' | 'ext3' | 'ext4',
@@ -170,6 +195,25 @@ export async function mkfsMain(argv: string[], out = process.stdout, err = proce
           (r.journalBlocks ? `Creating journal (${r.journalBlocks} blocks): done\n` : '') +
           `Features: ${r.features}\n`);
       }
+      if (v.d !== undefined) {
+        target.close();
+        target = null;
+        if (!values.quiet) out.write('Copying files into the device: ');
+        // Loaded only for -d: the copy engine and the kernel boot are not needed otherwise.
+        const [{ populateImage }, { Fatal }] = await Promise.all([import('./cptofs/populate.js'), import('./fs2tar/main.js')]);
+        let p: Awaited<ReturnType<typeof populateImage>>;
+        try {
+          p = await populateImage({
+            image: path, fstype: type, source: v.d, createdSec: now, fakeTime: fake,
+            warn: (m) => { err.write(`lkl mkfs: ${m}\n`); },
+          });
+        } catch (e) {
+          if (!values.quiet) out.write('failed\n');
+          throw e instanceof Fatal ? new RunError(e.message) : e;
+        }
+        if (!values.quiet) out.write(p.status === 0 ? 'done\n' : `${p.errors} object(s) not copied\n`);
+        if (p.status !== 0) return 1;
+      }
     } else {
       const fs = v.F === undefined ? undefined : Number(v.F);
       if (fs !== undefined && fs !== 12 && fs !== 16 && fs !== 32) throw new UsageError(`invalid FAT size '${v.F}' (12, 16 or 32)`);
@@ -178,9 +222,9 @@ export async function mkfsMain(argv: string[], out = process.stdout, err = proce
         sectorsPerCluster: int('sectors per cluster', v.s), volumeId: int('volume id', v.i, 16),
         reservedSectors: int('reserved sectors', v.R), rootEntries: int('root entries', v.r),
         numFats: int('number of FATs', v.f), media: int('media', v.M, 16), noAlign: values.a === true,
-        time: now ?? Math.floor(Date.now() / 1000),
+        time: now,
       };
-      if (o.volumeId === undefined && now === undefined) o.volumeId = randomFillSync(new Uint32Array(1))[0]!;
+      if (o.volumeId === undefined && fake === undefined) o.volumeId = randomFillSync(new Uint32Array(1))[0]!;
       const r = await mkfsVfat(dev, o);
       if (!values.quiet) {
         out.write(`lkl mkfs: FAT${r.fatType}, ${r.clusterCount} clusters of ${r.clusterSize} bytes, ` +
@@ -190,6 +234,7 @@ export async function mkfsMain(argv: string[], out = process.stdout, err = proce
     return 0;
   } catch (e) {
     if (e instanceof UsageError) { err.write(`lkl mkfs: ${e.message}\n${USAGE}`); return 2; }
+    if (e instanceof RunError) { err.write(`lkl mkfs: ${e.message}\n`); return 1; }
     const code = (e as NodeJS.ErrnoException).code;
     err.write(`lkl mkfs: ${code ? `${(e as Error).message}` : e instanceof Error ? e.message : String(e)}\n`);
     return 1;

@@ -1,6 +1,8 @@
 /*
  * `lkl mkfs` as a program: images it makes pass the e2fsprogs/dosfstools checkers and mount in our
- * kernel; usage errors exit 2 with a message. The formatters themselves are compared field by
+ * kernel; usage errors exit 2 with a message; -d's own errors (source missing, image too small)
+ * are one line with exit 1 (the -d copy itself is compared with mke2fs -d in
+ * mkfs_populate.test.ts). The formatters themselves are compared field by
  * field with mke2fs and mkfs.fat in test/unit/fs/ext4/mkfs and test/unit/fs/fat/mkfs.test.ts.
  */
 import { test, before, after } from 'node:test';
@@ -9,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { runLkl } from './run_lkl.js';
 import { boot } from '../../src/lkl.js';
 import { createNodeHost } from '../../src/arch/node/index.js';
@@ -82,4 +85,38 @@ test('lkl mkfs: usage errors exit 2 with a message, a missing image without size
   assert.equal(fs.existsSync(img), false, 'got an image created by a failed command');
   r = await runLkl(['mkfs', '-t', 'ext4', img, '12Q']);
   assert.equal(r.code, 2, `got exit ${r.code} for a bad size, want 2`);
+});
+
+test('lkl mkfs -d: a missing or non-directory source is one line, exit 1, before the image is made', async () => {
+  const img = path.join(tmp, 'd-none.img');
+  const missing = path.join(tmp, 'no-such-dir');
+  let r = await runLkl(['mkfs', '-t', 'ext4', '-d', missing, img, '8M']);
+  assert.equal(r.code, 1, `got exit ${r.code} for a missing -d directory, want 1`);
+  assert.equal(r.stderr, `lkl mkfs: -d '${missing}': No such file or directory\n`, `got stderr ${JSON.stringify(r.stderr)}`);
+  assert.equal(fs.existsSync(img), false, 'got an image created although -d names nothing');
+  const file = path.join(tmp, 'plain-file');
+  fs.writeFileSync(file, 'x');
+  r = await runLkl(['mkfs', '-t', 'ext4', '-d', file, img, '8M']);
+  assert.equal(r.code, 1, `got exit ${r.code} for a -d file, want 1`);
+  assert.equal(r.stderr, `lkl mkfs: -d '${file}': Not a directory\n`, `got stderr ${JSON.stringify(r.stderr)}`);
+  r = await runLkl(['mkfs', '-t', 'vfat', '-d', tmp, img, '8M']);
+  assert.equal(r.code, 2, `got exit ${r.code} for -d with vfat, want 2`);
+  assert.match(r.stderr, /option -d does not apply to vfat/, `got stderr ${r.stderr}`);
+  r = await runLkl(['mkfs', '-t', 'ext4', img, '8M', '-d']);
+  assert.equal(r.code, 2, `got exit ${r.code} for -d without its argument, want 2`);
+  assert.match(r.stderr, /argument missing/, `got stderr ${r.stderr}`);
+});
+
+test('lkl mkfs -d: a tree larger than the image is one line, exit 1, and the image stays clean', async (t) => {
+  if (!have('e2fsck')) { if (process.env.CI) assert.fail('e2fsck missing in CI'); t.skip('e2fsck not installed'); return; }
+  const src = path.join(tmp, 'too-big');
+  fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(src, 'small'), 'fits\n');
+  fs.writeFileSync(path.join(src, 'sub', 'large'), randomBytes(6 << 20));
+  const img = path.join(tmp, 'd-full.img');
+  const r = await runLkl(['mkfs', '-q', '-t', 'ext4', '-d', src, img, '4M'], '', 60_000);
+  assert.equal(r.code, 1, `got exit ${r.code}, want 1; stderr: ${r.stderr}`);
+  assert.match(r.stderr, /^lkl mkfs: '.*d-full\.img': no space left on the image \(while copying .*large\); give a larger size\n$/, `got stderr ${JSON.stringify(r.stderr)}`);
+  const fsck = spawnSync('e2fsck', ['-fn', img], { encoding: 'utf8' });
+  assert.equal(fsck.status, 0, `got e2fsck exit ${fsck.status}, want 0 (unmounted cleanly):\n${fsck.stdout}${fsck.stderr}`);
 });

@@ -40,6 +40,9 @@ export class HostSide implements SourceSide, DestSide {
   private pending: Array<Promise<[string, number] | null>> = [];
   private failed: Array<[string, number]> = [];
   private readonly cache = new Map<string, Array<[string, Uint8Array]>>();
+  /** From prepare(): the objects under `scanned` roots that have xattrs (or failed to list them). */
+  private readonly treeXattrs = new Map<string, Array<[string, Uint8Array]> | number>();
+  private readonly scanned: string[] = [];
 
   constructor(private readonly helper: HostHelper | null) {}
 
@@ -61,7 +64,7 @@ export class HostSide implements SourceSide, DestSide {
     return {
       fmt: mode & S_IFMT, perm: mode & 0o7777, uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size),
       nlink: Number(st.nlink), key: `${st.dev}:${st.ino}`, major: devMajor(st.rdev), minor: devMinor(st.rdev),
-      atime: ts(st.atimeNs), mtime: ts(st.mtimeNs),
+      atime: ts(st.atimeNs), mtime: ts(st.mtimeNs), ctime: ts(st.ctimeNs),
     };
   }
 
@@ -73,18 +76,45 @@ export class HostSide implements SourceSide, DestSide {
     return io('readlink', () => fs.readlinkSync(P(p), { encoding: 'buffer' })).toString('latin1');
   }
 
+  /**
+   * A copy of the tree at p is about to start: read the xattrs of everything under it in one
+   * round trip to the helper (a walk in Python), keeping only the objects that have some. Then
+   * no directory waits for a round trip of its own, which under load costs far more than the
+   * walk. What appears under p after this is taken to have no xattrs.
+   */
+  async prepare(p: string): Promise<void> {
+    if (!this.helper || this.scanned.some((r) => this.covers(r, p))) return;
+    let got: Awaited<ReturnType<HostHelper['xattrsTree']>>;
+    try { got = await this.helper.xattrsTree(P(p)); } catch { return; }
+    for (const [q, x] of got) {
+      this.treeXattrs.set(Buffer.from(q).toString('latin1'), typeof x === 'number' ? x : x.map(([n, v]) => [Buffer.from(n).toString('latin1'), v]));
+    }
+    this.scanned.push(p);
+  }
+
+  private covers(root: string, p: string): boolean {
+    return p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`);
+  }
+
   /** Ask for the xattrs of a directory's entries at once: one round trip instead of one each. */
   async prefetch(dir: string, names: string[]): Promise<void> {
-    if (!this.helper) return;
+    if (!this.helper || this.scanned.some((r) => this.covers(r, dir))) return;
+    if (names.length === 0) return;
     const all = names.map((n) => dir.endsWith('/') ? dir + n : `${dir}/${n}`);
-    const got = await Promise.allSettled(all.map((q) => this.helper!.xattrs(P(q))));
-    got.forEach((r, i) => { if (r.status === 'fulfilled') this.cache.set(all[i]!, r.value.map(([n, v]) => [Buffer.from(n).toString('latin1'), v])); });
+    let got: Awaited<ReturnType<HostHelper['xattrsMany']>>;
+    try { got = await this.helper.xattrsMany(all.map(P)); } catch { return; }
+    // A failure is left uncached: xattrs() asks again and reports it.
+    got.forEach((r, i) => { if (typeof r !== 'number') this.cache.set(all[i]!, r.map(([n, v]) => [Buffer.from(n).toString('latin1'), v])); });
   }
 
   async xattrs(p: string): Promise<Array<[string, Uint8Array]>> {
     if (!this.helper) return [];
     const hit = this.cache.get(p);
     if (hit) { this.cache.delete(p); return hit; }
+    const t = this.treeXattrs.get(p);
+    if (t !== undefined && typeof t !== 'number') return t;
+    // A failure during the walk is asked again below, so that it is reported with its errno.
+    if (t === undefined && this.scanned.some((r) => this.covers(r, p))) return [];
     try {
       const r = await this.helper.xattrs(P(p));
       return r.map(([n, v]) => [Buffer.from(n).toString('latin1'), v]);
@@ -117,7 +147,7 @@ export class HostSide implements SourceSide, DestSide {
   async mkdir(p: string, perm: number): Promise<void> { io('mkdir', () => fs.mkdirSync(P(p), { mode: perm })); }
 
   async create(p: string, perm: number): Promise<Writer> {
-    const fd = io('create', () => fs.openSync(P(p), C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW, perm));
+    const fd = io('create', () => fs.openSync(P(p), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, perm));
     return {
       pwrite: async (buf, pos) => {
         for (let done = 0; done < buf.length;) {

@@ -3,14 +3,21 @@
  * image is only ever touched by the kernel's filesystem code). Paths are absolute in the task's
  * namespace; main.ts chroots the task into the mounted image first, so "/" is the image's root
  * and ".." can never leave it.
+ *
+ * No system call sets a ctime: every change stamps it with the clock. mkfs -d must leave the
+ * source's ctime on each inode, as mke2fs -d does, so with `ctime` on, lutimes() sets the
+ * kernel's CLOCK_REALTIME to that ctime for the utimensat (the last change made to the object)
+ * and then puts the clock back where it would have been. This kernel is private to the program,
+ * so nothing else sees the clock jump.
  */
 import type { KernelTask } from '../../lkl.js';
 import {
-  AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_DIRECTORY,
+  AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY,
   O_NOFOLLOW, O_CLOEXEC,
 } from '../../uapi/fcntl.js';
 import { S_IFMT, MAJOR, MINOR, MKDEV, new_encode_dev, type Kstat } from '../../uapi/stat.js';
 import { ENOENT, ERANGE, EOPNOTSUPP, ENODATA, ENOTSUP } from '../../uapi/errno.js';
+import { CLOCK_REALTIME, CLOCK_MONOTONIC } from '../../uapi/misc.js';
 import {
   CopyError, toBytes, fromBytes, type SourceSide, type DestSide, type Meta, type Reader, type Writer, type Ts,
 } from './sides.js';
@@ -28,7 +35,10 @@ export class KernelSide implements SourceSide, DestSide {
   private readonly valBuf = new Uint8Array(XATTR_MAX);
   private readonly linkBuf = new Uint8Array(4096);
 
-  constructor(private readonly t: KernelTask) {}
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC in ns, read once, to restore the clock after a ctime. */
+  private realOffset: bigint | null = null;
+
+  constructor(private readonly t: KernelTask, private readonly o: { ctime?: boolean } = {}) {}
 
   async lstat(p: string): Promise<Meta> {
     const st = {} as Kstat;
@@ -37,6 +47,7 @@ export class KernelSide implements SourceSide, DestSide {
       fmt: st.mode & S_IFMT, perm: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size,
       nlink: st.nlink, key: `${st.dev}:${st.ino}`, major: MAJOR(st.rdev), minor: MINOR(st.rdev),
       atime: { sec: st.atime.sec, nsec: st.atime.nsec }, mtime: { sec: st.mtime.sec, nsec: st.mtime.nsec },
+      ctime: { sec: st.ctime.sec, nsec: st.ctime.nsec },
     };
   }
 
@@ -122,7 +133,7 @@ export class KernelSide implements SourceSide, DestSide {
 
   async create(p: string, perm: number): Promise<Writer> {
     const sys = this.t.sys;
-    const fd = chk(await sys.openat(AT_FDCWD, toBytes(p), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, perm), 'create');
+    const fd = chk(await sys.openat(AT_FDCWD, toBytes(p), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm), 'create');
     return {
       pwrite: async (buf, pos) => {
         for (let done = 0; done < buf.length;) {
@@ -160,7 +171,21 @@ export class KernelSide implements SourceSide, DestSide {
     chk(await this.t.sys.lsetxattr(toBytes(p), toBytes(name), value, value.length, 0), 'setxattr');
   }
 
-  async lutimes(p: string, atime: Ts, mtime: Ts): Promise<void> {
-    chk(await this.t.sys.utimensat(AT_FDCWD, toBytes(p), [atime, mtime], AT_SYMLINK_NOFOLLOW), 'utimensat');
+  async lutimes(p: string, atime: Ts, mtime: Ts, ctime?: Ts): Promise<void> {
+    const sys = this.t.sys;
+    if (!ctime || !this.o.ctime) {
+      chk(await sys.utimensat(AT_FDCWD, toBytes(p), [atime, mtime], AT_SYMLINK_NOFOLLOW), 'utimensat');
+      return;
+    }
+    const ns = (t: Ts) => BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+    const read = async (clk: number) => { const ts = { sec: 0, nsec: 0 }; chk(await sys.clock_gettime(clk, ts), 'clock_gettime'); return ns(ts); };
+    this.realOffset ??= (await read(CLOCK_REALTIME)) - (await read(CLOCK_MONOTONIC));
+    chk(await sys.clock_settime(CLOCK_REALTIME, ctime), 'clock_settime');
+    try {
+      chk(await sys.utimensat(AT_FDCWD, toBytes(p), [atime, mtime], AT_SYMLINK_NOFOLLOW), 'utimensat');
+    } finally {
+      const now = (await read(CLOCK_MONOTONIC)) + this.realOffset;
+      await sys.clock_settime(CLOCK_REALTIME, { sec: Number(now / 1_000_000_000n), nsec: Number(now % 1_000_000_000n) });
+    }
   }
 }

@@ -39,7 +39,7 @@ import { isRootSource, splitPath, hasWildcards, fnmatch } from './match.js';
 import { TreeCopier, CopyAborted, join } from './tree.js';
 import { KernelSide } from './kernel_side.js';
 import { HostSide } from './host_side.js';
-import { hostHelper, type HostHelper } from './host_helper.js';
+import { hostHelperAsync, type HostHelper } from './host_helper.js';
 import { CopyError, argBytes, shownPath, type SourceSide, type DestSide } from './sides.js';
 
 export interface CptofsIo {
@@ -99,7 +99,7 @@ function checkImage(o: CptofsOptions): void {
 
 const FS_NAMES: Record<number, string> = { 0xef53: 'ext2/3/4', 0x4d44: 'vfat', 0x01021994: 'tmpfs' };
 
-async function mountImage(k: LklKernel, id: number, o: CptofsOptions): Promise<string> {
+async function mountImage(k: LklKernel, id: number, o: ImageSpec): Promise<string> {
   const where = o.part > 0 ? `partition ${o.part} of '${o.image}'` : `'${o.image}'`;
   let mnt: string;
   try {
@@ -127,15 +127,44 @@ async function mountImage(k: LklKernel, id: number, o: CptofsOptions): Promise<s
 
 async function run(o: CptofsOptions, io: CptofsIo, say: (m: string) => void): Promise<number> {
   checkImage(o);
+  return withMountedImage(o, io, say, async (k, helper) => {
+    const kernel = new KernelSide(k);
+    const host = new HostSide(helper);
+    const [src, dst]: [SourceSide, DestSide] = o.mode === 'cptofs' ? [host, kernel] : [kernel, host];
+    if (!helper) say('warning: no python3 on this host: extended attributes, devices and fifos on the host side are not copied, times to the microsecond');
+    let status = await copyAll(k, o, src, dst, io, say);
+    for (const [p, n] of await host.settle()) { say(`${shownPath(p)}: utimensat: ${strerror(n)}`); status = 1; }
+    return status;
+  });
+}
+
+/** What withMountedImage needs to know: the image, how to mount it, the kernel's memory. */
+export type ImageSpec = Pick<CptofsOptions, 'mode' | 'image' | 'part' | 'fstype' | 'mb' | 'printk'>;
+
+/**
+ * LKL's sequence around a copy, shared by cptofs/cpfromfs and `lkl mkfs -d`: boot, add the image
+ * as a disk, mount it (read-write for cptofs), umask 0, chroot the init task into the mount
+ * (image paths are absolute from its root), run `body` with the host helper (null without
+ * python3), then leave the chroot, unmount and halt, whatever happened. Resolves to body's
+ * status, or 1 when the unmount failed; throws Fatal with a one-line message when the image
+ * cannot be opened or mounted.
+ */
+export async function withMountedImage(o: ImageSpec, io: Pick<CptofsIo, 'stdout'>, say: (m: string) => void,
+  body: (k: LklKernel, helper: HostHelper | null) => Promise<number>, onBoot?: (k: LklKernel) => Promise<void>): Promise<number> {
+  // Python starts while the kernel boots.
+  const starting = hostHelperAsync();
   let k: LklKernel;
   try {
     k = await boot({ cmdline: `mem=${o.mb}M`, host: createNodeHost({ print: o.printk ? (t) => { io.stdout.write(t); } : null }) });
   } catch (e) {
+    await (await starting)?.close();
     throw new Fatal(`cannot boot the kernel: ${why(e)}`);
   }
   let helper: HostHelper | null = null;
   let status = 0;
   try {
+    helper = await starting;
+    await onBoot?.(k);
     let id: number;
     try {
       id = await k.diskAdd({ path: o.image, readOnly: o.mode === 'cpfromfs' });
@@ -150,13 +179,7 @@ async function run(o: CptofsOptions, io: CptofsIo, say: (m: string) => void): Pr
       if (rootFd < 0 || (await k.sys.chroot(mnt)) < 0 || (await k.sys.chdir('/')) < 0) {
         throw new Fatal(`cannot enter the mounted image: ${strerror(rootFd < 0 ? rootFd : EINVAL)}`);
       }
-      helper = hostHelper();
-      const kernel = new KernelSide(k);
-      const host = new HostSide(helper);
-      const [src, dst]: [SourceSide, DestSide] = o.mode === 'cptofs' ? [host, kernel] : [kernel, host];
-      if (!helper) say('warning: no python3 on this host: extended attributes, devices and fifos on the host side are not copied, times to the microsecond');
-      status = await copyAll(k, o, src, dst, io, say);
-      for (const [p, n] of await host.settle()) { say(`${shownPath(p)}: utimensat: ${strerror(n)}`); status = 1; }
+      status = await body(k, helper);
     } finally {
       if (rootFd >= 0) {
         // Back to the real root, so that the mount point can be named and unmounted.
@@ -173,7 +196,7 @@ async function run(o: CptofsOptions, io: CptofsIo, say: (m: string) => void): Pr
       }
     }
   } finally {
-    await helper?.close();
+    await (helper ?? await starting)?.close();
     await k.halt();
   }
   return status;
@@ -246,10 +269,10 @@ async function copyAll(k: LklKernel, o: CptofsOptions, src: SourceSide, dst: Des
     }
     for (const s0 of o.sources) {
       const s = o.mode === 'cptofs' ? argBytes(s0) : imagePath(argBytes(s0));
-      if (isRootSource(s0)) { await copier.copyEntries(s, dest); continue; }
+      if (isRootSource(s0)) { await src.prepare?.(s); await copier.copyEntries(s, dest); continue; }
       const { dir, base } = splitPath(s);
       // "dir/." names the contents of dir, as LKL's all-dots sources and GNU cp do.
-      if (base === '.') { await copier.copyEntries(s, dest); continue; }
+      if (base === '.') { await src.prepare?.(s); await copier.copyEntries(s, dest); continue; }
       if (base === '..' || base === '/') {
         say(`cannot copy '${s0}': name the directory itself, or its contents with '${s0}/.'`);
         failed++;
@@ -261,6 +284,7 @@ async function copyAll(k: LklKernel, o: CptofsOptions, src: SourceSide, dst: Des
           failed++;
           continue;
         }
+        await src.prepare?.(s);
         await copier.copy(s, rename ?? join(dest, base));
         continue;
       }

@@ -27,6 +27,8 @@ export interface Meta {
   minor: number;
   atime: Ts;
   mtime: Ts;
+  /** Status change time: only mkfs -d's mke2fs style carries it over (see tree.ts). */
+  ctime: Ts;
 }
 
 export interface Reader {
@@ -51,6 +53,8 @@ export interface SourceSide {
   /** Every extended attribute, not following a symlink; [] when the filesystem has none. */
   xattrs(p: string): Promise<Array<[string, Uint8Array]>>;
   open(p: string): Promise<Reader>;
+  /** Optional: the tree at p (a copy source) is about to be copied; fetch what can be fetched at once. */
+  prepare?(p: string): Promise<void>;
   /** Optional: a directory's entries are about to be copied; fetch what can be fetched at once. */
   prefetch?(dir: string, names: string[]): Promise<void>;
 }
@@ -61,7 +65,7 @@ export interface DestSide {
   /** Remove a non-directory. */
   unlink(p: string): Promise<void>;
   mkdir(p: string, perm: number): Promise<void>;
-  /** Create (or truncate) a regular file, never following a symlink at p. */
+  /** Create a regular file exclusively (EEXIST when anything is at p, a symlink included). */
   create(p: string, perm: number): Promise<Writer>;
   symlink(target: string, p: string): Promise<void>;
   link(existing: string, p: string): Promise<void>;
@@ -70,7 +74,11 @@ export interface DestSide {
   /** chmod of a directory or regular file (never through a symlink). */
   chmod(p: string, perm: number): Promise<void>;
   lsetxattr(p: string, name: string, value: Uint8Array): Promise<void>;
-  lutimes(p: string, atime: Ts, mtime: Ts): Promise<void>;
+  /**
+   * Access and modification times, not following a symlink. `ctime`, when given, is the status
+   * change time the object should be left with; a side that cannot set it ignores it.
+   */
+  lutimes(p: string, atime: Ts, mtime: Ts, ctime?: Ts): Promise<void>;
 }
 
 /** A failure with its errno (positive). */
@@ -78,7 +86,11 @@ export class CopyError extends Error {
   constructor(readonly errno: number, readonly op: string) { super(`${op}: errno ${errno}`); }
 }
 
-export const toBytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+export const toBytes = (s: string): Uint8Array => {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+};
 export const fromBytes = (b: Uint8Array): string => {
   let s = '';
   for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));

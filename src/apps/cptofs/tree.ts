@@ -16,7 +16,8 @@
  * ctime cannot be set by anyone, so it is not.
  *
  * An existing non-directory at a destination name is removed first rather than written through:
- * this is what keeps a symlink already in the destination from redirecting the copy.
+ * this is what keeps a symlink already in the destination from redirecting the copy. (Creation is
+ * tried first, exclusively, and only an EEXIST leads to the removal: see made().)
  *
  * Names from a directory listing must be single components: a name that is empty, "." or "..",
  * or holds a '/' (which no sane filesystem returns, but a crafted image can) is refused and
@@ -26,6 +27,15 @@
  * Failures on one object are reported and the copy goes on (the exit status is then 1), except
  * ENOSPC, EDQUOT, EROFS and EIO on the destination, which end the copy: nothing after them
  * could succeed.
+ *
+ * `style: 'mke2fs'` (lkl mkfs -d) makes the result what e2fsprogs 1.47's `mke2fs -d` makes
+ * (misc/create_inode.c), checked against it by test/apps/mkfs_populate.test.ts:
+ *  - times in whole seconds: atime and mtime the source's with the nanoseconds dropped, and
+ *    ctime the source's ctime (also whole seconds; the destination sets it, see kernel_side.ts),
+ *    set again after a hard link is added (linking stamps ctime, mke2fs's linking does not);
+ *  - a symlink's second name is a symlink of its own, never a hard link (mke2fs links every
+ *    other type: files, devices, fifos, sockets);
+ *  - sockets are made (mknod S_IFSOCK), not skipped.
  */
 import { S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK } from '../../uapi/stat.js';
 import { EEXIST, EPERM, EOPNOTSUPP, ENOTSUP, EINVAL, ENOSPC, EDQUOT, EROFS, EIO, ENOENT, EXDEV, EMLINK } from '../../uapi/errno.js';
@@ -41,6 +51,8 @@ export interface CopyOptions {
   selinux: string | null;
   warn(msg: string): void;
   progress?(bytes: number, entries: number): void;
+  /** 'cp' (cptofs, the default): cp -a's rules; 'mke2fs' (mkfs -d): mke2fs -d's, see above. */
+  style?: 'cp' | 'mke2fs';
 }
 
 /** A failure that ends the whole copy (no space, read-only, I/O error on the destination). */
@@ -65,8 +77,11 @@ export class TreeCopier {
   // One buffer for every file: each chunk is written out before the next read.
   private readonly buf = new Uint8Array(READ_CHUNK);
   private readonly warnedOnce = new Set<string>();
+  private readonly mke2fs: boolean;
 
-  constructor(private readonly src: SourceSide, private readonly dst: DestSide, private readonly o: CopyOptions) {}
+  constructor(private readonly src: SourceSide, private readonly dst: DestSide, private readonly o: CopyOptions) {
+    this.mke2fs = o.style === 'mke2fs';
+  }
 
   private once(kind: string, msg: string): void {
     if (this.warnedOnce.has(kind)) return;
@@ -124,21 +139,20 @@ export class TreeCopier {
         case S_IFDIR: await this.directory(srcPath, dstPath, m); return;
         case S_IFLNK: {
           const target = await this.src.readlink(srcPath);
-          if (this.hardLinked(m, dstPath) && await this.tryLink(m, dstPath)) break;
-          await this.clear(dstPath);
-          await this.dst.symlink(target, dstPath);
+          if (!this.mke2fs && this.hardLinked(m, dstPath) && await this.tryLink(m, dstPath)) break;
+          await this.made(dstPath, () => this.dst.symlink(target, dstPath));
           await this.attrs(srcPath, dstPath, m);
           break;
         }
-        case S_IFCHR: case S_IFBLK: case S_IFIFO:
+        case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+          if (m.fmt === S_IFSOCK && !this.mke2fs) {
+            this.o.warn(`${shownPath(srcPath)}: socket ignored`);
+            return;
+          }
           if (this.hardLinked(m, dstPath) && await this.tryLink(m, dstPath)) break;
-          await this.clear(dstPath);
-          await this.dst.mknod(dstPath, m.fmt, m.perm, m.major, m.minor);
+          await this.made(dstPath, () => this.dst.mknod(dstPath, m.fmt, m.perm, m.major, m.minor));
           await this.attrs(srcPath, dstPath, m);
           break;
-        case S_IFSOCK:
-          this.o.warn(`${shownPath(srcPath)}: socket ignored`);
-          return;
         default:
           throw new Error(`unknown file type 0${m.fmt.toString(8)}`);
       }
@@ -158,9 +172,9 @@ export class TreeCopier {
   }
 
   private async tryLink(m: Meta, dstPath: string): Promise<boolean> {
-    await this.clear(dstPath);
     try {
-      await this.dst.link(this.links.get(m.key)!, dstPath);
+      await this.made(dstPath, () => this.dst.link(this.links.get(m.key)!, dstPath));
+      if (this.mke2fs) await this.times(dstPath, m);
       return true;
     } catch (e) {
       const n = e instanceof CopyError ? e.errno : 0;
@@ -170,6 +184,22 @@ export class TreeCopier {
       }
       throw e;
     }
+  }
+
+  /**
+   * Create a non-directory with `make`, which fails with EEXIST when something is already at
+   * dstPath (none of them writes through what is there: O_CREAT|O_EXCL, symlink, mknod, link);
+   * then clear the way and make it again. Trying first saves a lookup per object, nearly always
+   * a miss.
+   */
+  private async made<T>(dstPath: string, make: () => Promise<T>): Promise<T> {
+    try {
+      return await make();
+    } catch (e) {
+      if (!(e instanceof CopyError) || e.errno !== EEXIST) throw e;
+    }
+    await this.clear(dstPath);
+    return make();
   }
 
   /** Make room for a non-directory: remove what is there unless it is a directory. */
@@ -184,9 +214,8 @@ export class TreeCopier {
     if (this.hardLinked(m, dstPath) && await this.tryLink(m, dstPath)) return;
     const r = await this.src.open(srcPath);
     try {
-      await this.clear(dstPath);
       // Owner-only until the attributes are set: a setuid file is never briefly setuid for others.
-      const w = await this.dst.create(dstPath, m.perm & 0o700);
+      const w = await this.made(dstPath, () => this.dst.create(dstPath, m.perm & 0o700));
       try {
         let pos = 0;
         const buf = this.buf;
@@ -217,9 +246,14 @@ export class TreeCopier {
   }
 
   private async directory(srcPath: string, dstPath: string, m: Meta): Promise<void> {
-    const t = await this.dst.typeAt(dstPath);
-    if (t === null) await this.dst.mkdir(dstPath, 0o700);
-    else if (t !== S_IFDIR) {
+    // mkdir first: the name is nearly always free, and an EEXIST says when it is not.
+    let t: number | null = null;
+    try { await this.dst.mkdir(dstPath, 0o700); } catch (e) {
+      if (!(e instanceof CopyError) || e.errno !== EEXIST) throw e;
+      t = await this.dst.typeAt(dstPath);
+      if (t === null) await this.dst.mkdir(dstPath, 0o700);
+    }
+    if (t !== null && t !== S_IFDIR) {
       // A symlink (or anything else) where the directory goes: replace it, never enter it.
       await this.dst.unlink(dstPath);
       await this.dst.mkdir(dstPath, 0o700);
@@ -280,7 +314,13 @@ export class TreeCopier {
         this.o.warn(`${shownPath(srcPath)}: setxattr ${shownPath(k)}: ${strerror(n || EIO)}`);
       }
     }
-    await this.dst.lutimes(dstPath, m.atime, m.mtime);
+    await this.times(dstPath, m);
+  }
+
+  private async times(dstPath: string, m: Meta): Promise<void> {
+    if (!this.mke2fs) { await this.dst.lutimes(dstPath, m.atime, m.mtime); return; }
+    const sec = (t: { sec: number }) => ({ sec: t.sec, nsec: 0 });
+    await this.dst.lutimes(dstPath, sec(m.atime), sec(m.mtime), sec(m.ctime));
   }
 }
 
