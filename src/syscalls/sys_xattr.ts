@@ -128,8 +128,9 @@ async function doSetxattr(t: Task, path: Path, a: SetArgs): Promise<number> {
   try {
     permission(t, inode, a.name, MAY_WRITE);
     resolveHandler(inode, a.name, inode.op.setxattr !== undefined);
+    // The filesystem sets ctime itself, in the same transaction as the change (a second touch
+    // here made the in-memory ctime later than the one written).
     await inode.op.setxattr!(inode, a.name, a.value, a.flags);
-    inode.touch(false);
   } finally { inode.lock.writeUnlock(); }
   return 0;
 }
@@ -143,7 +144,6 @@ async function doRemovexattr(t: Task, path: Path, name: ByteString): Promise<num
     permission(t, inode, name, MAY_WRITE);
     resolveHandler(inode, name, inode.op.removexattr !== undefined);
     await inode.op.removexattr!(inode, name);
-    inode.touch(false);
   } finally { inode.lock.writeUnlock(); }
   return 0;
 }
