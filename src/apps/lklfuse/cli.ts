@@ -43,6 +43,9 @@ FUSE options:
     -o uid=N               show every file as owned by user N
     -o gid=N               show every file as owned by group N
     -o fsname=NAME         the source shown in /proc/mounts (default: IMAGE)
+    -o writeback_cache     (default on read-write mounts) the host kernel keeps written data
+                           in its page cache and sends it in large writes; fsync, close and
+                           unmount still reach the image. -o no_writeback_cache turns it off
 
 lklfuse must run as root: it mounts /dev/fuse with mount(8). Unmount with umount MOUNTPOINT,
 fusermount3 -u MOUNTPOINT, or by sending lklfuse SIGINT or SIGTERM.
@@ -69,6 +72,8 @@ export interface LklfuseOptions {
   uid: number | null;
   gid: number | null;
   fsname: string | null;
+  /** Ask the host kernel for FUSE_WRITEBACK_CACHE (read-write mounts only). */
+  writebackCache: boolean;
 }
 
 export type ParseResult = { help: true } | { version: true } | { help?: false; version?: false; opts: LklfuseOptions };
@@ -137,7 +142,7 @@ function int(v: string | null, what: string, min: number, max: number): number {
 export function parseArgs(argv: string[]): ParseResult {
   const o: Omit<LklfuseOptions, 'image' | 'mountpoint'> = {
     foreground: false, debug: false, single: false, fstype: 'auto', part: 0, ro: false, mb: 64,
-    mountFlags: 0, mountData: null, lock: null, log: null, allowOther: false, defaultPermissions: false,
+    mountFlags: 0, mountData: null, lock: null, log: null, allowOther: false, defaultPermissions: false, writebackCache: true,
     uid: null, gid: null, fsname: null,
   };
   const operands: string[] = [];
@@ -163,6 +168,8 @@ export function parseArgs(argv: string[]): ParseResult {
       case 'uid': o.uid = int(v, 'uid', 0, 0xfffffffe); break;
       case 'gid': o.gid = int(v, 'gid', 0, 0xfffffffe); break;
       case 'fsname': o.fsname = need(); break;
+      case 'writeback_cache': o.writebackCache = true; break;
+      case 'no_writeback_cache': o.writebackCache = false; break;
       case 'debug': o.debug = true; o.foreground = true; break;
       default: throw new UsageError(`unknown option '${k}'`);
     }

@@ -210,6 +210,7 @@ async function serveLocked(o: LklfuseOptions, say: (m: string) => void, ready: (
     const debug = o.debug ? (l: string) => { process.stderr.write(`${l}\n`); } : null;
     const session = new FuseSession(fd, fsys, () => k.task(), {
       readers: o.single ? 1 : 4, tasks: o.single ? 1 : 16, debug, onEnd: () => {},
+      writebackCache: o.writebackCache && !readOnly,
     });
     let conn: number | null = null;
     let stopping = false;

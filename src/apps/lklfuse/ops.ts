@@ -20,7 +20,7 @@
  */
 import type { KernelTask } from '../../lkl.js';
 import {
-  AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, O_RDONLY, O_DIRECTORY, O_CREAT, O_EXCL, O_NOCTTY, SEEK_SET,
+  AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, O_RDONLY, O_DIRECTORY, O_CREAT, O_EXCL, O_NOCTTY, O_ACCMODE, O_WRONLY, O_RDWR, O_APPEND, SEEK_SET,
 } from '../../uapi/fcntl.js';
 import { S_IFMT, new_encode_dev, UTIME_NOW, UTIME_OMIT, type Kstat } from '../../uapi/stat.js';
 import { ENOENT, ENOSYS, ERANGE, EBADF, EIO, ESTALE } from '../../uapi/errno.js';
@@ -61,12 +61,25 @@ export class FuseFs {
   private readonly byPath = new Map<string, Node>();
   private nextId = FUSE_ROOT_ID + 1;
   private readonly dirs = new Map<number, DirHandle>();
+  /**
+   * FUSE_WRITEBACK_CACHE was granted: the host kernel writes back cached pages of files opened
+   * write-only (so those must be readable too) and applies O_APPEND itself, from its own idea of
+   * the size (so our descriptors must not append again).
+   */
+  writebackCache = false;
   /** Counts of nodes and handles, for tests and -d. */
   get nodeCount(): number { return this.nodes.size; }
 
   constructor(private readonly o: FsOptions) {
     const root: Node = { id: FUSE_ROOT_ID, path: o.root, nlookup: 1 };
     this.nodes.set(root.id, root); this.byPath.set(o.root, root);
+  }
+
+  /** Open flags as our descriptor needs them under the writeback cache (see writebackCache). */
+  private cacheFlags(flags: number): number {
+    if (!this.writebackCache) return flags;
+    if ((flags & O_ACCMODE) === O_WRONLY) flags = (flags & ~O_ACCMODE) | O_RDWR;
+    return flags & ~O_APPEND;
   }
 
   /** Descriptors still open (file and directory handles), closed at shutdown. */
@@ -227,7 +240,7 @@ export class FuseFs {
         return this.entry(t, p);
       }
       case Op.OPEN: {
-        const flags = v.getUint32(A, true) & ~(O_CREAT | O_EXCL | O_NOCTTY);
+        const flags = this.cacheFlags(v.getUint32(A, true) & ~(O_CREAT | O_EXCL | O_NOCTTY));
         const fd = ok(await sys.openat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), flags, 0));
         this.open.add(fd);
         return openOut(fd);
@@ -236,7 +249,7 @@ export class FuseFs {
         const flags = v.getUint32(A, true), mode = v.getUint32(A + 4, true);
         const [name] = cstrings(b, A + 16, 1);
         const p = this.child(h.nodeid, name!);
-        const fd = ok(await sys.openat(AT_FDCWD, bytes(p), (flags | O_CREAT) & ~O_NOCTTY, mode));
+        const fd = ok(await sys.openat(AT_FDCWD, bytes(p), this.cacheFlags((flags | O_CREAT) & ~O_NOCTTY), mode));
         this.open.add(fd);
         let e: Uint8Array;
         try { e = await this.entry(t, p); } catch (err) { this.open.delete(fd); await sys.close(fd); throw err; }

@@ -54,7 +54,7 @@ export const OP_NAMES: Record<number, string> = {
 export const FUSE_ASYNC_READ = 1 << 0, FUSE_ATOMIC_O_TRUNC = 1 << 3, FUSE_BIG_WRITES = 1 << 5,
   FUSE_AUTO_INVAL_DATA = 1 << 12, FUSE_DO_READDIRPLUS = 1 << 13, FUSE_READDIRPLUS_AUTO = 1 << 14,
   FUSE_ASYNC_DIO = 1 << 15, FUSE_PARALLEL_DIROPS = 1 << 18, FUSE_MAX_PAGES = 1 << 22,
-  FUSE_CACHE_SYMLINKS = 1 << 23;
+  FUSE_CACHE_SYMLINKS = 1 << 23, FUSE_WRITEBACK_CACHE = 1 << 16;
 
 /* fuse_setattr_in.valid */
 export const FATTR_MODE = 1 << 0, FATTR_UID = 1 << 1, FATTR_GID = 1 << 2, FATTR_SIZE = 1 << 3,

@@ -24,7 +24,7 @@ import {
   parseInHeader, reply, replyError, view, Op, OP_NAMES, IN_HEADER_SIZE, INIT_OUT_SIZE,
   FUSE_KERNEL_VERSION, FUSE_KERNEL_MINOR_VERSION, FUSE_ASYNC_READ, FUSE_ATOMIC_O_TRUNC,
   FUSE_BIG_WRITES, FUSE_AUTO_INVAL_DATA, FUSE_DO_READDIRPLUS, FUSE_READDIRPLUS_AUTO,
-  FUSE_ASYNC_DIO, FUSE_PARALLEL_DIROPS, FUSE_MAX_PAGES, FUSE_CACHE_SYMLINKS, type InHeader,
+  FUSE_ASYNC_DIO, FUSE_PARALLEL_DIROPS, FUSE_MAX_PAGES, FUSE_CACHE_SYMLINKS, FUSE_WRITEBACK_CACHE, type InHeader,
 } from './proto.js';
 import { FuseError, type FuseFs } from './ops.js';
 import type { KernelTask } from '../../lkl.js';
@@ -88,6 +88,8 @@ export interface SessionOptions {
   readers: number;
   tasks: number;
   debug: ((line: string) => void) | null;
+  /** Ask for FUSE_WRITEBACK_CACHE (read-write mounts). */
+  writebackCache?: boolean;
   /** Called once, after DESTROY or ENODEV. */
   onEnd(): void;
 }
@@ -225,7 +227,8 @@ export class FuseSession {
     }
     const want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |
       FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS |
-      FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS;
+      FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS | (this.o.writebackCache ? FUSE_WRITEBACK_CACHE : 0);
+    this.fsys.writebackCache = (flags & want & FUSE_WRITEBACK_CACHE) !== 0;
     const out = new Uint8Array(INIT_OUT_SIZE);
     const w = view(out);
     w.setUint32(0, FUSE_KERNEL_VERSION, true);
