@@ -19,7 +19,10 @@
  *
  * Targets from the performance issue are printed beside the figures: they are reported, never
  * asserted, and the run exits 0 whatever they show. `--json` prints the results as JSON;
- * `--only core` or `--only fs2tar` runs one part (default: both).
+ * `--only core` or `--only fs2tar` runs one part (default: both). `--only net` runs the network
+ * bench (net.ts: TCP over TAP, the cable and Linux veth; needs root), which the default leaves out.
+ * `--only cptofs [--size MB]` runs the copy-into-an-image bench (cptofs.ts: cptofs, lkl mkfs -d,
+ * mke2fs -d, loop mount + cp -a, the ext2fs package, untar), also left out of the default.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -28,12 +31,14 @@ import { boot, NR, uapi, type LklKernel } from '../src/lkl.js';
 import { createNodeHost } from '../src/arch/node/index.js';
 import { measureAsync, measureSync, median, fmtNs, table, type Measure } from './harness.js';
 import { benchFs2tar } from './fs2tar.js';
+import { benchCptofs } from './cptofs.js';
+import { benchNet } from './net.js';
 
 const json = process.argv.includes('--json');
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : undefined;
-if (only !== undefined && only !== 'core' && only !== 'fs2tar') {
-  process.stderr.write(`bench: --only takes core or fs2tar, got '${only}'\n`);
+if (only !== undefined && only !== 'core' && only !== 'fs2tar' && only !== 'net' && only !== 'cptofs') {
+  process.stderr.write(`bench: --only takes core, fs2tar, net or cptofs, got '${only}'\n`);
   process.exit(2);
 }
 const BOOT_CMDLINE = 'mem=64M quiet';
@@ -228,6 +233,18 @@ async function core(): Promise<object | null> {
 
 async function main(): Promise<void> {
   const out: Record<string, unknown> = {};
+  if (only === 'cptofs') {
+    // Filling ext4 images with the ~1 GiB corpus, seven ways (cptofs.ts); --size MB samples it down.
+    const i = process.argv.indexOf('--size');
+    out.cptofs = await benchCptofs({ json, sizeMB: i > 0 ? Number(process.argv[i + 1]) : null });
+    if (json) process.stdout.write(`${JSON.stringify(out.cptofs, null, 2)}\n`);
+    return;
+  }
+  if (only === 'net') {
+    out.net = await benchNet({ json });
+    if (json) process.stdout.write(`${JSON.stringify(out.net, null, 2)}\n`);
+    return;
+  }
   if (only !== 'fs2tar') out.core = await core();
   if (only !== 'core') {
     if (!json && only !== 'fs2tar') process.stdout.write('\n');

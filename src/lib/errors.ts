@@ -4,10 +4,23 @@
  */
 import { errnoName } from '../uapi/errno.js';
 
+/**
+ * Errors the kernel returns as -errno are ordinary results (ENOENT from a lookup, EAGAIN from a
+ * non-blocking read), not bugs: they are made without a stack trace, which cost more than the
+ * work of the call that failed. `KernelError.traces = true` brings the traces back for debugging.
+ */
 export class KernelError extends Error {
+  static traces = false;
   readonly errno: number;
   constructor(errno: number, detail?: string) {
-    super(detail ? `${errnoName[errno] ?? `errno ${errno}`}: ${detail}` : (errnoName[errno] ?? `errno ${errno}`));
+    const E = Error as { stackTraceLimit?: number };
+    const limit = E.stackTraceLimit;
+    if (!KernelError.traces) E.stackTraceLimit = 0;
+    try {
+      super(detail ? `${errnoName[errno] ?? `errno ${errno}`}: ${detail}` : (errnoName[errno] ?? `errno ${errno}`));
+    } finally {
+      E.stackTraceLimit = limit;
+    }
     this.errno = errno;
   }
 }

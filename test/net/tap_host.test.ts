@@ -1,8 +1,8 @@
 /*
  * Ground truth: our stack talks to the host's Linux stack over a TAP device (the Node host's TAP
- * backend, through socat). The host pings us with ping(8), we ping the host through a ping
+ * backend, attached directly by default). The host pings us with ping(8), we ping the host through a ping
  * socket, TCP both ways against node:net (the host kernel's TCP) with 1 MiB each way, UDP echo
- * against node:dgram. Needs root and socat; skips with a reason elsewhere (never on CI).
+ * against node:dgram. Needs root (and python3, or socat); skips with a reason elsewhere (never on CI).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

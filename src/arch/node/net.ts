@@ -3,8 +3,10 @@
  * LKL_HIJACK_NET_IFTYPE/IFPARAMS pair: "<type>:<params>", params being a comma-separated list.
  *
  *   tap:<ifname>[,up=0|1][,addr=<ipv4>/<bits>]
- *       A host TAP device, attached through socat (see net_tap.ts for what that needs). An
- *       existing device of that name is attached; otherwise socat creates a transient one.
+ *       A host TAP device, attached directly (our own /dev/net/tun descriptor, attached by a
+ *       python3 helper that exits at once), or through socat where python3 is absent (see
+ *       net_tap.ts for what each needs). An existing device of that name is attached; otherwise
+ *       a transient one is created.
  *       up=0 leaves IFF_UP alone; addr= has socat give the device an IPv4 address.
  *   qemu-dgram:[local=<addr>][,remote=<addr>]
  *       QEMU's `-netdev dgram` / `-netdev socket,udp=<remote>,localaddr=<local>`: one UDP datagram

@@ -2,7 +2,21 @@
  * TAP devices on the Node host. A TAP device is the host kernel's end of a virtual Ethernet
  * cable: frames the host routes or bridges to it can be read from /dev/net/tun, frames written
  * there appear to the host as received on the device. Attaching a file descriptor to a device
- * takes the TUNSETIFF ioctl, and Node has no ioctl; so a small helper does it for us: socat opens
+ * takes the TUNSETIFF ioctl, and Node has no ioctl. There are two ways round that, chosen by
+ * TapOptions.mode:
+ *
+ *  - 'fd' (the default where python3 is installed): we open /dev/net/tun ourselves and a helper
+ *    that exits right away issues the ioctl on our open file, after which frames move by one
+ *    read() or write() on our own descriptor. net_tap_fd.ts tells how; it is faster than the
+ *    relay below, loses no frames in bursts, and leaves no process behind. With `offload` it
+ *    also takes the host's TSO frames (virtio_net_hdr on each frame), see there.
+ *  - 'socat': the relay this file implements, the fallback where the direct mode cannot run
+ *    (no python3, a Node without the pipe binding) and the mode used when `socat` is given.
+ *
+ * 'auto' (the default) picks 'fd' when it can and 'socat' otherwise; failing to attach in
+ * 'fd' mode is reported, not retried through socat (the reason would be the same).
+ *
+ * The socat relay. A small helper attaches for us: socat opens
  * the device (creating it if no device of that name exists) and relays each frame it reads as
  * one UDP datagram to a socket of ours on 127.0.0.1, and each datagram from that socket back to
  * the device as one frame. That is exactly the datagram transport of net_qemu.ts, so the TAP
@@ -29,6 +43,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import { bindUdpSocket, DgramBackend, type DgramOptions, type NetLinkOptions } from './net_qemu.js';
+import { openTapFd, TapFdBackend, tapFdUnsupported } from './net_tap_fd.js';
 
 export interface TapOptions extends NetLinkOptions {
   /** Interface name (at most 15 bytes): an existing TAP device, or the name of a new one. */
@@ -39,9 +54,20 @@ export interface TapOptions extends NetLinkOptions {
   addr?: string;
   /** The socat binary (default "socat" from PATH). */
   socat?: string;
-  /** How long to wait for socat to attach, in milliseconds (default 5000). */
+  /** How long to wait for the helper to attach, in milliseconds (default 5000). */
   timeoutMs?: number;
+  /** How to attach: 'fd' (own descriptor), 'socat' (relay), 'auto' (fd where possible; default). */
+  mode?: 'auto' | 'fd' | 'socat';
+  /**
+   * fd mode only: take checksum/TSO offload from the host (IFF_VNET_HDR; see net_tap_fd.ts).
+   * The medium's mtu becomes 65535; give the NIC a large MTU to receive the host's 64 KiB frames.
+   */
+  offload?: boolean;
 }
+
+/** What createTapBackend returns: the relay or the direct descriptor (see `mode`). */
+export type TapBackend = TapSocatBackend | TapFdBackend;
+export { TapFdBackend };
 
 const children = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -70,7 +96,8 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-export class TapBackend extends DgramBackend {
+export class TapSocatBackend extends DgramBackend {
+  readonly mode = 'socat' as const;
   /** The interface name. */
   name = '';
   /** The socat process's pid. */
@@ -78,12 +105,12 @@ export class TapBackend extends DgramBackend {
   private child: ChildProcess | null = null;
 
   /** The datagram side: bound to 127.0.0.1, talking only to socat's port. */
-  static async openRelay(opts: TapOptions, socatPort: number): Promise<TapBackend> {
+  static async openRelay(opts: TapOptions, socatPort: number): Promise<TapSocatBackend> {
     const peer = { host: '127.0.0.1', port: socatPort };
     const d: DgramOptions = { local: { host: '127.0.0.1', port: 0 }, remote: peer, filterSource: peer };
     if (opts.mac) d.mac = opts.mac;
     if (opts.mtu !== undefined) d.mtu = opts.mtu;
-    return new TapBackend(await bindUdpSocket(d), d);
+    return new TapSocatBackend(await bindUdpSocket(d), d);
   }
 
   /** @internal */
@@ -145,18 +172,30 @@ function startSocat(args: string[], socat: string, timeoutMs: number): Promise<C
   });
 }
 
-/** Attach to (or create) TAP device `opts.name` through a socat relay. */
+/** Attach to (or create) TAP device `opts.name`, directly or through socat (see `mode`). */
 export async function createTapBackend(opts: TapOptions): Promise<TapBackend> {
   const name = opts.name;
   if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(name)) throw new Error(`tap: bad interface name "${name}"`);
-  if (opts.addr !== undefined && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(opts.addr)) {
+  if (opts.addr !== undefined && !/^\d+\.\d+\.\d+\.\d+\/(\d|[12]\d|3[0-2])$/.test(opts.addr)) {
     throw new Error(`tap: addr must be IPv4/prefix, got "${opts.addr}"`);
   }
+  const mode = opts.mode ?? (opts.socat !== undefined ? 'socat' : 'auto');
+  if (opts.offload && mode === 'socat') throw new Error('tap: offload needs mode fd');
+  if (mode === 'fd' || (mode === 'auto' && tapFdUnsupported() === null)) {
+    const why = tapFdUnsupported();
+    if (why !== null) throw new Error(`tap: mode fd unavailable: ${why}`);
+    return openTapFd(opts);
+  }
+  return createSocatBackend(opts);
+}
+
+async function createSocatBackend(opts: TapOptions): Promise<TapSocatBackend> {
+  const name = opts.name;
   let mtu = opts.mtu;
   // The socat port is picked before socat binds it; retry in the unlikely case someone took it.
   for (let attempt = 0; ; attempt++) {
     const socatPort = await freeUdpPort();
-    const b = await TapBackend.openRelay(opts, socatPort);
+    const b = await TapSocatBackend.openRelay(opts, socatPort);
     const ourPort = b.localAddress.port;
     const tun = [`TUN${opts.addr ? ':' + opts.addr : ''}`, 'tun-type=tap', `tun-name=${name}`, 'iff-no-pi'];
     if (opts.up ?? true) tun.push('iff-up');

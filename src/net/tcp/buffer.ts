@@ -35,6 +35,15 @@ export class ByteQueue {
     return this.buf.slice(s, Math.min(s + len, this.tail));
   }
 
+  /**
+   * Bytes [off, off+len) counted from the head, without copying: valid only until the next push,
+   * drop or read (segment building copies them straight into the segment).
+   */
+  view(off: number, len: number): Uint8Array {
+    const s = this.head + off;
+    return this.buf.subarray(s, Math.min(s + len, this.tail));
+  }
+
   /** Remove and return up to n bytes from the head. */
   read(n: number): Uint8Array {
     const out = this.peek(0, n);

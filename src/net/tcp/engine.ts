@@ -21,7 +21,7 @@
  */
 import { fail } from '../../lib/errors.js';
 import {
-  EADDRINUSE, EADDRNOTAVAIL, EAGAIN, EINVAL, ENETUNREACH,
+  EADDRINUSE, EADDRNOTAVAIL, EINVAL, ENETUNREACH,
 } from '../../uapi/errno.js';
 import { POLLIN, POLLRDNORM } from '../../uapi/misc.js';
 import {
@@ -31,7 +31,7 @@ import {
 import { TcpSock } from './sock.js';
 import {
   defaultSysctl, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_RECV,
-  type TcpClock, type TcpOutput, type TcpSysctl,
+  type TcpClock, type TcpOutput, type TcpSysctl, throwEagain,
 } from './types.js';
 
 export interface TcpEngineOptions {
@@ -91,7 +91,7 @@ export class TcpListener {
   accept(): TcpSock {
     for (;;) {
       const c = this.acceptQueue.shift();
-      if (!c) fail(EAGAIN);
+      if (!c) throwEagain();
       c.parent = null;
       return c; // a connection reset while queued is still returned, as Linux does
     }

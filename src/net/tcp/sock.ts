@@ -34,7 +34,7 @@
 import { fail } from '../../lib/errors.js';
 import { WaitQueue } from '../../lib/waitqueue.js';
 import {
-  EAGAIN, ECONNREFUSED, ECONNRESET, EINVAL, EISCONN, ENOTCONN, ENOPROTOOPT, EPIPE, ETIMEDOUT, EALREADY,
+  ECONNREFUSED, ECONNRESET, EINVAL, EISCONN, ENOTCONN, ENOPROTOOPT, EPIPE, ETIMEDOUT, EALREADY,
   ENOENT,
 } from '../../uapi/errno.js';
 import {
@@ -55,7 +55,7 @@ import {
   TCP_LAST_ACK, TCP_LINGER2, TCP_LISTEN, TCP_MAX_QUICKACKS, TCP_MAXSEG, TCP_MSS_DEFAULT, TCP_NODELAY,
   TCP_QUICKACK, TCP_RTO_MAX_NS, TCP_RTO_MIN_NS, TCP_SYN_RECV, TCP_SYN_SENT, TCP_SYNCNT,
   TCP_TIME_WAIT, TCP_TIMEOUT_INIT_NS, TCP_TIMEWAIT_LEN_NS, TCP_USER_TIMEOUT, TCP_WINDOW_CLAMP,
-  SHUT_RD, SHUT_WR, SHUT_RDWR,
+  SHUT_RD, SHUT_WR, SHUT_RDWR, throwEagain,
 } from './types.js';
 
 /** One transmitted segment on the retransmit queue. */
@@ -76,19 +76,48 @@ interface OooSeg { seq: number; data: Uint8Array; fin: boolean }
 const CA_OPEN = 0, CA_DISORDER = 1, CA_RECOVERY = 3, CA_LOSS = 4;
 const RCV_SHUTDOWN = 1, SEND_SHUTDOWN = 2;
 
-/** A one-shot timer slot on the injected clock. */
+/**
+ * A one-shot timer slot on the injected clock. The retransmit timer is pushed back on nearly
+ * every ACK and stopped and restarted as the queue drains and refills; doing each of those on
+ * the clock (a heap insert and a host timer each time) cost as much as a segment. So the slot is
+ * lazy, as Linux's sk_reset_timer users effectively are: a later deadline just moves `at`, and
+ * when the clock timer fires early it re-arms for the rest; a cancel only disarms, leaving the
+ * clock timer to fire into nothing unless it is far off (then it is cancelled for real, so a
+ * closed socket is not kept alive by a keepalive timer hours away).
+ */
 class Timer {
   private cancelFn: (() => void) | null = null;
+  private scheduledAt = 0;
+  private armed = false;
   at = 0;
   constructor(private readonly eng: TcpEngine, private readonly fn: () => void) {}
   arm(at: number): void {
-    this.cancel();
     this.at = at;
-    this.cancelFn = this.eng.clock.setTimer(at, () => { this.cancelFn = null; this.fn(); });
+    this.armed = true;
+    if (this.cancelFn !== null && this.scheduledAt <= at) return;
+    this.schedule(at);
   }
-  cancel(): void { if (this.cancelFn) { this.cancelFn(); this.cancelFn = null; } }
-  get pending(): boolean { return this.cancelFn !== null; }
+  private schedule(at: number): void {
+    if (this.cancelFn) this.cancelFn();
+    this.scheduledAt = at;
+    this.cancelFn = this.eng.clock.setTimer(at, () => this.fire());
+  }
+  private fire(): void {
+    this.cancelFn = null;
+    if (!this.armed) return;
+    if (this.eng.clock.nowNs() < this.at) { this.schedule(this.at); return; }
+    this.armed = false;
+    this.fn();
+  }
+  cancel(): void {
+    this.armed = false;
+    if (this.cancelFn && this.scheduledAt - this.eng.clock.nowNs() > LAZY_CANCEL_NS) { this.cancelFn(); this.cancelFn = null; }
+  }
+  get pending(): boolean { return this.armed; }
 }
+
+/** A disarmed clock timer due within this long is left to fire harmlessly (see Timer). */
+const LAZY_CANCEL_NS = 2e9;
 
 export interface TcpSendFlags { more?: boolean }
 export interface TcpRecvFlags { peek?: boolean }
@@ -230,10 +259,10 @@ export class TcpSock {
   send(data: Uint8Array, flags: TcpSendFlags = {}): number {
     if (this.err) { const e = this.err; this.err = 0; fail(e); }
     if (this.shutdownMask & SEND_SHUTDOWN) fail(EPIPE);
-    if (this.state === TCP_SYN_SENT || this.state === TCP_SYN_RECV) fail(EAGAIN);
+    if (this.state === TCP_SYN_SENT || this.state === TCP_SYN_RECV) throwEagain();
     if (this.state !== TCP_ESTABLISHED && this.state !== TCP_CLOSE_WAIT) fail(this.state === TCP_CLOSE ? (this.remoteAddr ? EPIPE : ENOTCONN) : EPIPE);
     const room = this.sndBuf - this.sndQueue.length;
-    if (room <= 0) { if (data.length) fail(EAGAIN); return 0; }
+    if (room <= 0) { if (data.length) throwEagain(); return 0; }
     const n = Math.min(room, data.length);
     this.sndQueue.push(data.subarray(0, n));
     this.pushPending(flags.more === true);
@@ -250,8 +279,8 @@ export class TcpSock {
       if (this.err) { const e = this.err; this.err = 0; fail(e); }
       if (this.finReceived || (this.shutdownMask & RCV_SHUTDOWN)) return new Uint8Array(0);
       if (this.state === TCP_CLOSE) { if (!this.remoteAddr) fail(ENOTCONN); return new Uint8Array(0); }
-      if (this.state === TCP_SYN_SENT || this.state === TCP_SYN_RECV) fail(EAGAIN);
-      fail(EAGAIN);
+      if (this.state === TCP_SYN_SENT || this.state === TCP_SYN_RECV) throwEagain();
+      throwEagain();
     }
     const out = flags.peek ? this.rcvQueue.peek(0, max) : this.rcvQueue.read(max);
     if (!flags.peek) { this.rcvSpaceAdjust(out.length); this.cleanupRbuf(); }
@@ -904,8 +933,9 @@ export class TcpSock {
         this.growWindow();
         if (!(this.shutdownMask & RCV_SHUTDOWN)) this.rcvQueue.push(data);
         this.rcvNxt = seqAdd(this.rcvNxt, data.length);
+        // Segments since our last ACK: the second one draws an ACK (ackSnd), so a bulk stream
+        // is acknowledged every other full-sized segment, as Linux's "more than one full frame".
         this.ackPending++;
-        if (data.length >= this.rcvMss) this.ackPending++;
       }
       const hadOoo = this.oooQueue.length > 0;
       if (fin) this.finReceivedNow();
@@ -1159,7 +1189,8 @@ export class TcpSock {
       window = this.selectWindow();
     }
     const dataLen = seqDiff(skb.end, skb.seq) - (skb.syn ? 1 : 0) - (skb.fin ? 1 : 0);
-    const payload = dataLen > 0 ? this.sndQueue.peek(seqDiff(skb.seq, this.sndQueueSeq), dataLen) : new Uint8Array(0);
+    // A view, not a copy: emit() copies it into the segment before anything touches the queue.
+    const payload = dataLen > 0 ? this.sndQueue.view(seqDiff(skb.seq, this.sndQueueSeq), dataLen) : new Uint8Array(0);
     if (skb.fin) flags |= TCP_FLAG_FIN;
     if (dataLen > 0 && seqAdd(skb.end, skb.fin ? -1 : 0) === seqAdd(this.sndQueueSeq, this.sndQueue.length)) flags |= TCP_FLAG_PSH;
     skb.sentNs = this.now();

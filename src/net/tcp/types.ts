@@ -12,6 +12,8 @@
  * States are numbered as Linux numbers them (include/net/tcp_states.h) so TCP_INFO and
  * /proc/net/tcp can print them verbatim.
  */
+import { KernelError } from '../../lib/errors.js';
+import { EAGAIN } from '../../uapi/errno.js';
 
 export interface TcpClock {
   nowNs(): number;
@@ -88,3 +90,15 @@ export const TCP_DELACK_MIN_NS = 40 * MS;
 export const TCP_MAX_QUICKACKS = 16;
 /** RFC 9293 default send MSS when the peer sent no MSS option (IPv4; IPv6 uses 1220). */
 export const TCP_MSS_DEFAULT = 536;
+
+/*
+ * EAGAIN is the common, expected answer of recv/send/accept on a socket that is not ready, and
+ * the socket layer turns it into a wait: building a fresh Error (with its stack trace) for each
+ * one cost more than the segment that ended the wait. So these calls throw one shared instance.
+ */
+const EAGAIN_ERROR = new KernelError(EAGAIN);
+
+/** Throw the shared EAGAIN KernelError (see above). */
+export function throwEagain(): never {
+  throw EAGAIN_ERROR;
+}
