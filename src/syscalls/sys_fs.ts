@@ -209,6 +209,11 @@ function putStat(out: unknown, st: Kstat): void {
 
 // ---- directories -----------------------------------------------------------------------------
 
+function putU64(v: DataView, off: number, n: number): void {
+  v.setUint32(off, n >>> 0, true);
+  v.setUint32(off + 4, Math.floor(n / 0x100000000) >>> 0, true);
+}
+
 /** getdents64: struct linux_dirent64 records, 8-byte aligned. */
 async function sysGetdents64(t: Task, fd: unknown, bufArg: unknown, count: unknown): Promise<number> {
   const file = fdFile(t, fd);
@@ -221,9 +226,11 @@ async function sysGetdents64(t: Task, fd: unknown, bufArg: unknown, count: unkno
     const reclen = (19 + name.length + 1 + 7) & ~7;
     if (off + reclen > buf.length) { if (off === 0) tooSmall = true; return false; }
     // d_off of a record: where the listing resumes after it, i.e. this entry's position.
-    if (prev >= 0) v.setBigInt64(prev + 8, BigInt(pos), true);
-    v.setBigUint64(off, BigInt(ino), true);
-    v.setBigInt64(off + 8, 0n, true);
+    // 64-bit fields as two 32-bit halves: no BigInt per entry (positions and inode numbers are
+    // non-negative and below 2^53).
+    if (prev >= 0) putU64(v, prev + 8, pos);
+    putU64(v, off, ino);
+    v.setUint32(off + 8, 0, true); v.setUint32(off + 12, 0, true);
     v.setUint16(off + 16, reclen, true);
     v.setUint8(off + 18, dtype);
     for (let i = 0; i < name.length; i++) buf[off + 19 + i] = name.charCodeAt(i);

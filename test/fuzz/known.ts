@@ -11,13 +11,6 @@ export interface Known { id: string; match: (d: Divergence) => boolean; why: str
 
 export const KNOWN: Known[] = [
   {
-    id: 'inline-data-fallocate',
-    match: (d) => d.kind === 'op' && /^op fallocate:\d+ ours="EOPNOTSUPP" linux=0$/.test(d.signature),
-    why: 'fallocate (every mode) on an inline-data file: Linux first converts it to an extent-mapped file (ext4_convert_inline_data), '
-      + 'ours refuses with EOPNOTSUPP until fallocate.ts calls ext4ConvertInlineData (inode_write.ts). '
-      + 'Minimal: [["creat","f",0,420],["write","f",0,10,1],["fallocate","f",0,0,100]] on ext4-4k-inline',
-  },
-  {
     id: 'symlink-atime-on-follow',
     match: (d) => d.kind === 'tree' && d.signature === 'tree atime symlink' && / atime got -?\d+, want clock /.test(d.detail),
     why: 'following a symlink in a path walk updates its atime on Linux (relatime: the old explicit atime is before mtime); ours leaves it. '

@@ -113,6 +113,10 @@ export function paxTime(sec: number, nsec: number): string {
 /** True when the bytes are valid UTF-8 (TextDecoder in fatal mode). */
 const strict = new TextDecoder('utf-8', { fatal: true });
 export function isUtf8(b: Uint8Array): boolean {
+  // Nearly every name is ASCII: only a name with a high byte pays for the decoder.
+  let i = 0;
+  while (i < b.length && b[i]! < 0x80) i++;
+  if (i === b.length) return true;
   try { strict.decode(b); return true; } catch { return false; }
 }
 

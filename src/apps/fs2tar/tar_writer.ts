@@ -83,12 +83,17 @@ const TYPE_NAMES = {
 
 /** Printable-ASCII stand-in of at most `max` bytes for a ustar name field. */
 function standIn(b: Uint8Array, max: number): string {
+  const n = Math.min(b.length, max);
+  if (n === 0) return '_';
+  let plain = true;
+  for (let i = 0; i < n; i++) { const c = b[i]!; if (c < 0x20 || c > 0x7e) { plain = false; break; } }
+  if (plain) return String.fromCharCode.apply(null, b.subarray(0, n) as unknown as number[]);
   let s = '';
-  for (let i = 0; i < b.length && s.length < max; i++) {
+  for (let i = 0; i < n; i++) {
     const c = b[i]!;
     s += c >= 0x20 && c <= 0x7e ? String.fromCharCode(c) : '_';
   }
-  return s || '_';
+  return s;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -207,9 +212,12 @@ export class TarWriter {
     const size = e.type === 'file' ? (e.size ?? 0) : 0;
     const mtime = ustarDate(e.mtime);
     // A directory's stand-in ends in '/', as tar writes directory names.
-    const name = e.type === 'directory' ? `${standIn(e.path, 99).replace(/\/$/, '')}/` : standIn(e.path, 100);
+    let path = e.path;
+    if (e.type === 'directory' && path.length > 1 && path[path.length - 1] === 0x2f) path = path.subarray(0, path.length - 1);
+    const bare = standIn(path, e.type === 'directory' ? 99 : 100);
+    const name = e.type === 'directory' ? `${bare}/` : bare;
     // The extended header is named like GNU tar's dir/PaxHeaders/name, without the dir.
-    await this.header(`PaxHeaders/${name.replace(/\/$/, '').replace(/^.*\//, '').slice(0, 88)}`,
+    await this.header(`PaxHeaders/${bare.slice(bare.lastIndexOf('/') + 1, bare.lastIndexOf('/') + 89)}`,
       'ExtendedHeader', 0o644, 0, 0, body.length, mtime);
     await this.put(body);
     await this.header(name, TYPE_NAMES[e.type], e.mode & 0o7777, Math.min(e.uid, USTAR_ID_MAX),

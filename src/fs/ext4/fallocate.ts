@@ -17,6 +17,10 @@
  * Linux; punching works for both (block maps drop the pointers and indirect blocks left empty).
  * COLLAPSE_RANGE and INSERT_RANGE are not implemented (EOPNOTSUPP).
  *
+ * Journalled data (data=journal, or chattr +j under nodelalloc; jbd.ts): the zeroed edge blocks
+ * are read from their newest copy and written through the journal in a handle, and the blocks a
+ * punch frees are revoked, as truncation does.
+ *
  * Every change of a chunk of the range (a few allocations, or a few extents freed) is one handle:
  * the journal's credits bound a handle, and an ENOSPC in the middle leaves what was done so far
  * consistent, as Linux's loop of ext4_map_blocks calls does. mtime and ctime change first
@@ -33,8 +37,8 @@ import {
   EXT_UNWRITTEN_MAX_LEN, type Extent,
 } from './extents_write.js';
 import { indTruncate } from './indirect_write.js';
-import { writeInode, checkWritableInode } from './inode_write.js';
-import { withHandle, writeState } from './jbd.js';
+import { writeInode, checkWritableInode, ext4ConvertInlineData } from './inode_write.js';
+import { withHandle, writeState, ext4WriteDataBlock, ext4ReadDataBlock, ext4ShouldJournalData } from './jbd.js';
 
 const PAGE_SIZE = 4096;
 /** Allocations or freed runs per handle. */
@@ -71,7 +75,7 @@ async function allocRange(inode: Ext4Inode, from: number, to: number, convert: b
   while (pos < to) {
     try {
       await withHandle(sbi, PER_HANDLE * ALLOC_CREDITS + 16, async (h) => {
-        const { list, leaves } = await loadExtents(inode);
+        const { list, leaves } = await loadExtents(inode, pos, to);
         let allocs = 0, changed = false;
         try {
           while (pos < to && allocs < PER_HANDLE) {
@@ -121,7 +125,11 @@ async function allocRange(inode: Ext4Inode, from: number, to: number, convert: b
   }
 }
 
-/** ext4_block_zero_page_range for bytes [from, to) inside one block: only written blocks hold data. */
+/**
+ * ext4_block_zero_page_range for bytes [from, to) inside one block: only written blocks hold data.
+ * The block is read where its newest copy is and written as any file data: in data=journal (or
+ * for a chattr +j file) that is through the journal, in a handle of its own.
+ */
 async function zeroPartial(inode: Ext4Inode, from: number, to: number): Promise<void> {
   if (from >= to) return;
   const sbi = inode.sbi;
@@ -129,9 +137,15 @@ async function zeroPartial(inode: Ext4Inode, from: number, to: number): Promise<
   const lblk = Math.floor(from / bs);
   const m = await inode.mapBlocks(lblk, 1);
   if (!m.pblk || m.unwritten) return;
-  const data = (await aw(sbi.bdev.bread(m.pblk, bs))).slice();
-  data.fill(0, from - lblk * bs, to - lblk * bs);
-  await aw(sbi.bdev.bwrite(m.pblk, bs, data));
+  const zero = (data: Uint8Array): Uint8Array => { data.fill(0, from - lblk * bs, to - lblk * bs); return data; };
+  if (!ext4ShouldJournalData(inode)) {
+    const data = zero((await aw(sbi.bdev.bread(m.pblk, bs))).slice());
+    await aw(sbi.bdev.bwrite(m.pblk, bs, data));
+    return;
+  }
+  await withHandle(sbi, 1, async (h) => {
+    await ext4WriteDataBlock(h, inode, m.pblk, zero((await aw(ext4ReadDataBlock(sbi, m.pblk))).slice()));
+  });
 }
 
 /** ext4_zero_partial_blocks: the unaligned head and tail of [start, end). */
@@ -169,7 +183,7 @@ async function punchHole(inode: Ext4Inode, offset: number, len: number): Promise
   let pos = first;
   do {
     await withHandle(sbi, PER_HANDLE * ALLOC_CREDITS + 16, async (h) => {
-      const { list, leaves } = await loadExtents(inode);
+      const { list, leaves } = await loadExtents(inode, pos, stop);
       // This handle's share: the next PER_HANDLE extents that overlap the rest of the range.
       let chunkEnd = stop, n = 0;
       for (const e of list) {
@@ -183,7 +197,10 @@ async function punchHole(inode: Ext4Inode, offset: number, len: number): Promise
           if (s.e && s.e.lblk < pos && t.e && t.e === s.e) fail(EFBIG, 'ext4: extent tree full');
         }
         const freed = removeExtentRange(list, pos, chunkEnd);
+        const journalled = ext4ShouldJournalData(inode);
         for (const r of freed) {
+          // Journalled data: an older logged copy must not come back over the block's next owner.
+          if (journalled) for (let i = 0; i < r.len; i++) h.forget(r.pblk + i);
           await freeBlocks(h, r.pblk, r.len);
           inode.blocks -= r.len * spb;
         }
@@ -218,8 +235,10 @@ async function zeroRange(inode: Ext4Inode, mode: number, offset: number, len: nu
 /** ext4_fallocate (the VFS has checked the mode combination, the file and the range). */
 export async function ext4Fallocate(file: File, mode: number, offset: number, len: number): Promise<void> {
   const inode = file.inode as Ext4Inode;
-  checkWritableInode(inode);
+  checkWritableInode(inode, true);
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) fail(EOPNOTSUPP);
+  // Every mode works on block-mapped data: an inline file is converted first, as ext4_fallocate does.
+  await ext4ConvertInlineData(inode);
   if (mode & FALLOC_FL_PUNCH_HOLE) { await punchHole(inode, offset, len); return; }
   if (!inode.usesExtents) fail(EOPNOTSUPP);
   if (mode & FALLOC_FL_ZERO_RANGE) {

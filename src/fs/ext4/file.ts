@@ -10,14 +10,29 @@
  * file ended, the rest of the current physical run (bounded by a window) is handed to the
  * device's readahead, so its blocks are on their way before they are asked for.
  *
+ * Journalled data (data=journal, or a chattr +j file under nodelalloc: see jbd.ts) may not be home
+ * yet: its newest copy sits in the superblock's overlay until the journal's checkpoint. sbi.bread
+ * looks there first; the streaming path, which reads the disk directly, is taken for such a file
+ * only when no block of the run is in the overlay. Other files keep the plain fast path.
+ *
  * Encrypted files without their key cannot be opened: ENOKEY, as fscrypt_file_open answers.
- * Writes never reach here: the mount is read-only and the VFS refuses write opens with EROFS.
+ * Writes are inode_write.ts's (on a read-write mount).
  */
 import { fail, isPromise, KernelError } from '../../lib/errors.js';
 import { ENXIO, EIO } from '../../uapi/errno.js';
 import type { File, FileOperations, Inode } from '../vfs/index.js';
 import { ENOKEY, type Ext4Inode } from './ext4.js';
 import { readInlineData } from './inline.js';
+import { ext4ShouldJournalData } from './jbd.js';
+
+/** Does any of blocks [pblk, pblk+count) have a journalled copy not yet home? */
+function overlayHolds(sbi: Ext4Inode['sbi'], pblk: number, count: number): boolean {
+  const o = sbi.metaOverlay;
+  if (o.size === 0) return false;
+  if (count > o.size) { for (const nr of o.keys()) if (nr >= pblk && nr < pblk + count) return true; return false; }
+  for (let i = 0; i < count; i++) if (o.has(pblk + i)) return true;
+  return false;
+}
 
 /** Readahead window in bytes for sequential reads (Linux's default read_ahead_kb is 128). */
 const READAHEAD_BYTES = 128 * 1024;
@@ -59,6 +74,7 @@ export async function ext4FileRead(file: File, buf: Uint8Array, pos: number): Pr
   const bits = sbi.blockBits;
   const ra = raState(file);
   const sequential = pos === ra.prevEnd || pos === 0;
+  const journalled = ext4ShouldJournalData(inode);
   let done = 0;
   while (done < n) {
     const p = pos + done;
@@ -78,8 +94,13 @@ export async function ext4FileRead(file: File, buf: Uint8Array, pos: number): Pr
       done += runBytes;
       continue;
     }
-    if (off === 0 && runBytes >= STREAM_MIN_BYTES) {
-      const bytes = runBytes - (runBytes % bs);
+    // A read of a whole file in one call (an archiver, cp, cat of a small file) streams too: one
+    // disk read straight into the caller's buffer, exactly the file's bytes, so small files read
+    // once do not cycle through the cache the metadata lives in.
+    const whole = pos === 0 && n === size && done + runBytes === n;
+    if (off === 0 && (runBytes >= STREAM_MIN_BYTES || whole) &&
+        !(journalled && overlayHolds(sbi, m.pblk, Math.ceil(runBytes / bs)))) {
+      const bytes = whole ? runBytes : runBytes - (runBytes % bs);
       try {
         const r = sbi.bdev.readStream(m.pblk, bs, buf.subarray(done, done + bytes));
         if (isPromise(r)) await r;

@@ -68,8 +68,9 @@ export function inodeLocation(sbi: Ext4Sb, ino: number): { block: number; offset
 }
 
 /** ext4_inode_csum: crc32c over the inode with both checksum fields taken as zero. */
+const ZERO2 = new Uint8Array(2);
 export function ext4InodeCsum(sbi: Ext4Sb, raw: Uint8Array, seed: number, extraIsize: number): number {
-  const zero = new Uint8Array(2);
+  const zero = ZERO2;
   let c = sbi.chksum(seed, raw, 0, I_CHECKSUM_LO);
   c = sbi.chksum(c, zero);
   c = sbi.chksum(c, raw, I_CHECKSUM_LO + 2, EXT4_GOOD_OLD_INODE_SIZE);
@@ -177,7 +178,8 @@ export async function ext4Iget(sbi: Ext4Sb, ino: number, special: boolean): Prom
 
   const xi = inode.extraIsize;
   const xtime = (base: number, extraOff: number): Timespec =>
-    Ext4InodeView.fits(xi, extraOff, 4) ? ext4DecodeExtraTime(base, new DataView(raw.buffer, raw.byteOffset).getUint32(extraOff, true))
+    Ext4InodeView.fits(xi, extraOff, 4)
+      ? ext4DecodeExtraTime(base, (raw[extraOff]! | (raw[extraOff + 1]! << 8) | (raw[extraOff + 2]! << 16) | (raw[extraOff + 3]! << 24)) >>> 0)
       : { sec: base | 0, nsec: 0 };
   inode.atime = xtime(v.i_atime, I_ATIME_EXTRA);
   inode.mtime = xtime(v.i_mtime, I_MTIME_EXTRA);

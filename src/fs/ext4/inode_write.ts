@@ -43,9 +43,9 @@ import {
 import { Ext4Inode, type Ext4Sb } from './ext4.js';
 import { inodeLocation, ext4InodeCsum } from './inode.js';
 import { allocBlocks, freeBlocks, freeInode, ALLOC_CREDITS } from './balloc.js';
-import { loadExtents, storeExtents, insertExtent, cutExtents, treeMax, setExtentState, type Extent } from './extents_write.js';
+import { loadExtents, extentTreeBlocks, storeExtents, insertExtent, cutExtents, treeMax, setExtentState, type Extent } from './extents_write.js';
 import { indMapForWrite, indTruncate, indMaxBlocks } from './indirect_write.js';
-import { Ext4Handle, ext4JournalStart, withHandle, writeState, ext4WriteDataBlock, ext4ShouldJournalData } from './jbd.js';
+import { Ext4Handle, ext4JournalStart, withHandle, writeState, ext4WriteDataBlock, ext4ShouldJournalData, ext4WriteChunkBlocks } from './jbd.js';
 import { orphanDel } from './orphan.js';
 import {
   mayInlineData, setMayInlineData, writeInlineData, truncateInlineData, inlineContent, destroyInlineData,
@@ -231,7 +231,8 @@ export async function mapWriteRange(h: Ext4Handle, inode: Ext4Inode, lblk: numbe
     await indMapForWrite(h, inode, lblk, count, each);
     return;
   }
-  const { list, leaves } = await loadExtents(inode);
+  // Only the part of the tree the range can touch is decoded (with its neighbours, for merging).
+  const { list, leaves } = await loadExtents(inode, lblk, lblk + count);
   const state = { changed: false };
   try {
     await mapForWrite(h, inode, list, lblk, count, each, state);
@@ -250,7 +251,7 @@ async function truncateBlocks(h: Ext4Handle, inode: Ext4Inode, keep: number): Pr
     const m = await inode.mapBlocks(keep - 1, 1);
     return m.unwritten ? 0 : m.pblk;
   }
-  const { list, leaves } = await loadExtents(inode);
+  const { list, leaves } = await loadExtents(inode, keep);
   const freed = cutExtents(list, keep);
   for (const r of freed) {
     // A directory's blocks are metadata: their journalled copies must never go home again
@@ -318,10 +319,12 @@ export async function ext4FileWrite(file: File, buf: Uint8Array, pos: number): P
   while (done < buf.length) {
     const p = pos + done;
     const first = Math.floor(p / bs);
-    const lastExcl = Math.min(Math.ceil((pos + buf.length) / bs), first + WRITE_CHUNK_BLOCKS);
+    const lastExcl = Math.min(Math.ceil((pos + buf.length) / bs), first + ext4WriteChunkBlocks(inode, WRITE_CHUNK_BLOCKS));
     const chunkEnd = Math.min(pos + buf.length, lastExcl * bs);
-    // Bitmap and descriptor of every group a fragmented chunk may touch, the inode, the tree.
-    const h = await ext4JournalStart(sbi, Math.min(2 * sbi.groupsCount, 64) + 16 + (inode.usesExtents ? 0 : 16));
+    // Bitmap and descriptor of every group a fragmented chunk may touch, the inode, the tree;
+    // under data=journal every data block is a journalled block too.
+    const dataCredits = ext4ShouldJournalData(inode) ? lastExcl - first : 0;
+    const h = await ext4JournalStart(sbi, Math.min(2 * sbi.groupsCount, 64) + 16 + (inode.usesExtents ? 0 : 16) + dataCredits);
     // Bytes whose blocks are mapped and written: on an error (ENOSPC) the write is short, not torn.
     let mappedEnd = p;
     let err: unknown = null;
@@ -392,7 +395,8 @@ export async function ext4Truncate(inode: Ext4Inode, size: number, evicting = fa
   checkWritableInode(inode);
   const keepBlocks = Math.ceil(size / bs);
   const per = bs / 4;
-  const revokes = (inode.usesExtents ? 8 : Math.ceil(inode.blocks / (bs >> 9) / per) + 8) +
+  // Every freed tree block (extents) or map block (indirect) is revoked.
+  const revokes = (inode.usesExtents ? (await extentTreeBlocks(inode)) + 8 : Math.ceil(inode.blocks / (bs >> 9) / per) + 8) +
     (inode.isDir ? Math.ceil(inode.size / bs) : 0);
   await withHandle(sbi, 2 * ALLOC_CREDITS * Math.min(sbi.groupsCount, 16) + 64, async (h) => {
     const last = await truncateBlocks(h, inode, keepBlocks);
@@ -429,6 +433,7 @@ export async function ext4Setattr(inodeV: Inode, attr: Iattr): Promise<void> {
 export async function ext4EvictInode(inodeV: Inode): Promise<void> {
   const inode = inodeV as Ext4Inode;
   const sbi = inode.sbi;
+  writeState(sbi).dirtyInodes?.delete(inode);
   if (inode.nlink !== 0) return;
   const type = inode.mode & S_IFMT;
   // Free the data (fast symlinks and devices have none in blocks).
@@ -484,9 +489,32 @@ async function releaseXattrBlock(inode: Ext4Inode): Promise<void> {
 
 /** fsync / sync_fs: commit the journal, or write back the cache without one. */
 export async function ext4ForceCommit(sbi: Ext4Sb): Promise<void> {
+  await ext4WriteDirtyInodes(sbi);
   const j = writeState(sbi).journal;
   if (j) await j.commit();
   else await sbi.bdev.sync();
+}
+
+/** ext4_dirty_inode: remember an inode whose atime moved outside any operation. */
+export function ext4DirtyInode(inode: Ext4Inode): void {
+  const ws = writeState(inode.sbi);
+  (ws.dirtyInodes ??= new Set()).add(inode);
+}
+
+/**
+ * Write the inodes dirtyInode collected (relatime updates), a batch per handle. An inode the
+ * cache has let go of, or one being freed, is skipped: its slot may belong to a newer object.
+ */
+export async function ext4WriteDirtyInodes(sbi: Ext4Sb): Promise<void> {
+  const ws = writeState(sbi);
+  const set = ws.dirtyInodes;
+  if (!set || set.size === 0) return;
+  const all = [...set].filter((i) => i.nlink > 0 && sbi.icache.get(i.ino) === i);
+  set.clear();
+  for (let at = 0; at < all.length; at += 64) {
+    const batch = all.slice(at, at + 64);
+    await withHandle(sbi, batch.length + 4, async (h) => { for (const i of batch) await writeInode(h, i); });
+  }
 }
 
 export { Ext4Inode, EXT4_EXTENTS_FL };

@@ -11,16 +11,68 @@
  * the latest content. Without a journal (ext2, ^has_journal) a changed block is written to the
  * block cache when the handle stops, and sync writes it back.
  *
- * File data goes straight to the block cache. data=ordered holds because the commit flushes the
- * device (all dirty cache blocks, the data included) before it writes the commit block.
+ * File data, by the data= mode (ext4ShouldJournalData decides per inode, as Linux's
+ * ext4_inode_journal_mode):
+ *   ordered    (the default) data goes straight to the block cache; the order holds because the
+ *              commit flushes the device (all dirty cache blocks, the data included) before it
+ *              writes the commit block, so committed metadata never points at unwritten data.
+ *   writeback  Linux drops that ordering: metadata may commit before the data it maps reaches
+ *              the disk, so a crash can leave stale bytes in recently written files (never a
+ *              metadata inconsistency: e2fsck stays clean). Here the block device can only flush
+ *              as a whole (BlockDevice.sync has no range), so the commit's flush still takes the
+ *              data along: writeback behaves as ordered, a stronger guarantee Linux permits.
+ *   journal    every file data block is journalled like metadata (ext4WriteDataBlock): it lives
+ *              in the same overlay as metadata until the checkpoint takes it home, so readers
+ *              (sbi.bread, file.ts) must look there first; freed data blocks are revoked, so a
+ *              replay never writes an old copy over the block's next owner. fsync is a commit.
+ *              With nodelalloc, a regular file carrying EXT4_JOURNAL_DATA_FL (chattr +j) is
+ *              journalled the same way under ordered or writeback; with delalloc (the default)
+ *              Linux ignores the flag, and so do we.
+ * A journalled data block costs a credit the caller did not count (ext4FileWrite reserves
+ * metadata credits only): ext4WriteDataBlock extends the handle (jbd2_journal_extend) when it
+ * runs out, and forget() extends the revoke records.
+ *
+ * Memory: the overlay's blocks are charged to mem= ('buffers'; jbd2 charges its frozen commit
+ * copies itself). None of it can be dropped before the checkpoint, so a charge that finds the
+ * budget spent overdraws it and asks for a commit; the next handle to start then waits for a
+ * commit and a checkpoint, which write the blocks home and let the overlay go.
  *
  * Credits follow ext4's estimates loosely: callers ask for a bound on distinct blocks they may
  * dirty; the journal refuses a handle larger than a transaction may grow.
  */
-import { isPromise } from '../../lib/errors.js';
+import { isPromise, fail } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
-import type { Jbd2Journal, Jbd2Handle } from '../jbd2/index.js';
-import type { Ext4Sb, Ext4Inode } from './ext4.js';
+import { ENOSPC } from '../../uapi/errno.js';
+import { PAGE_SIZE } from '../../mm/index.js';
+import { jbd2ChargeNoFail, type Jbd2Journal, type Jbd2Handle } from '../jbd2/index.js';
+import { EXT4_DEFM_JMODE, EXT4_DEFM_JMODE_DATA, EXT4_DEFM_JMODE_WBACK, EXT4_EA_INODE_FL, EXT4_JOURNAL_DATA_FL } from './layout/index.js';
+import { ext4Msg, KERN_ERR, type Ext4Sb, type Ext4Inode } from './ext4.js';
+
+export type DataMode = 'journal' | 'ordered' | 'writeback';
+
+/**
+ * The data= mode in force: the mount option, else the superblock's default mount options
+ * (tune2fs -o journal_data...), else ordered. Without a journal there is none ('').
+ */
+export function ext4DataMode(sbi: Ext4Sb): DataMode | '' {
+  if (!sbi.hasJournal) return '';
+  const m = sbi.opts.dataMode;
+  if (m === 'journal' || m === 'ordered' || m === 'writeback') return m;
+  return defaultDataMode(sbi);
+}
+
+/** The mode the superblock's s_default_mount_opts asks for (Linux's s_def_mount_opt). */
+export function defaultDataMode(sbi: Ext4Sb): DataMode {
+  const j = sbi.es.s_default_mount_opts & EXT4_DEFM_JMODE;
+  return j === EXT4_DEFM_JMODE_DATA ? 'journal' : j === EXT4_DEFM_JMODE_WBACK ? 'writeback' : 'ordered';
+}
+
+/** Is delayed allocation off (nodelalloc, or data=journal which implies it)? */
+export function ext4NoDelalloc(sbi: Ext4Sb): boolean {
+  if (ext4DataMode(sbi) === 'journal') return true;
+  // super.ts records the option when it parses it (Ext4MountOptions.delalloc); absent: delalloc.
+  return (sbi.opts as { delalloc?: boolean }).delalloc === false;
+}
 
 /** Per-mount write state, kept outside Ext4Sb so the read-only driver does not carry it. */
 export interface Ext4WriteState {
@@ -32,6 +84,8 @@ export interface Ext4WriteState {
   pendingFree: Map<number, Set<number>>;
   /** Next i_generation. */
   nextGeneration: number;
+  /** Inodes whose only change is an atime a read moved (dirtyInode), written at the next sync. */
+  dirtyInodes?: Set<Ext4Inode>;
   /** Superblock counters/state must be written at the next sync. */
   sbDirty: boolean;
   /**
@@ -39,6 +93,10 @@ export interface Ext4WriteState {
    * run one at a time (a journal's handles share the overlay buffers instead and run together).
    */
   noJournalLock: Mutex;
+  /** The data= mode in force (fixed for the mount: a remount may not change it). */
+  dataMode: DataMode | '';
+  /** Pages of mem= charged for the overlay's blocks. */
+  overlayPages: number;
 }
 
 const states = new WeakMap<Ext4Sb, Ext4WriteState>();
@@ -74,6 +132,7 @@ export class Ext4Handle {
       else {
         b = fresh ? new Uint8Array(sbi.blockSize) : (await aw(sbi.bdev.bread(nr, sbi.blockSize))).slice();
         sbi.metaOverlay.set(nr, b);
+        overlayCharge(sbi);
       }
       j.getWriteAccess(this.h!, nr);
     } else {
@@ -87,7 +146,7 @@ export class Ext4Handle {
   adopt(nr: number, b: Uint8Array): void {
     this.blocks.set(nr, b);
     const j = writeState(this.sbi).journal;
-    if (j) { this.sbi.metaOverlay.set(nr, b); j.getWriteAccess(this.h!, nr); }
+    if (j) { this.sbi.metaOverlay.set(nr, b); overlayCharge(this.sbi); j.getWriteAccess(this.h!, nr); }
   }
 
   /** The block's new content is final for this handle. */
@@ -102,8 +161,12 @@ export class Ext4Handle {
   forget(nr: number): void {
     const j = writeState(this.sbi).journal;
     this.blocks.delete(nr);
-    this.sbi.metaOverlay.delete(nr);
-    if (j) j.revoke(this.h!, nr);
+    if (this.sbi.metaOverlay.delete(nr)) overlayCharge(this.sbi);
+    if (j) {
+      // Journalled data is revoked block by block, more than the caller may have counted.
+      if (this.h!.revokeCredits <= 0) j.tryExtend(this.h!, 0, REVOKE_BATCH);
+      j.revoke(this.h!, nr);
+    }
   }
 
   async stop(sync = false): Promise<void> {
@@ -140,6 +203,8 @@ export async function ext4JournalStart(sbi: Ext4Sb, credits: number, revokes = D
     await ws.noJournalLock.lock();
     return new Ext4Handle(sbi, null);
   }
+  // The journal's copies overdrew mem=: have them written home before adding more.
+  if (j.memoryTight() || overlayTight(sbi)) { await j.commit(); await j.checkpoint(); }
   const max = j.maxTransactionBuffers - 8;
   return new Ext4Handle(sbi, await j.start(Math.min(credits, max), revokes));
 }
@@ -157,13 +222,51 @@ export function homeWritten(sbi: Ext4Sb, nr: number, data: Uint8Array): void {
   if (o.length === data.length) {
     for (let i = 0; i < o.length; i++) if (o[i] !== data[i]) return;
     sbi.metaOverlay.delete(nr);
+    overlayCharge(sbi);
   }
+}
+
+/** Revoke records or data credits asked for at a time when a handle runs out. */
+const REVOKE_BATCH = 64;
+const DATA_CREDIT_BATCH = 16;
+
+/**
+ * Charge (or give back) mem= for the overlay so it matches its size. A charge that finds no
+ * memory overdraws and asks the journal to commit: the blocks go home and are released after it.
+ */
+export function overlayCharge(sbi: Ext4Sb): void {
+  const ws = states.get(sbi);
+  if (!ws) return;
+  const pages = Math.ceil(sbi.metaOverlay.size * sbi.blockSize / PAGE_SIZE);
+  const delta = pages - ws.overlayPages;
+  if (delta === 0) return;
+  ws.overlayPages = pages;
+  const mem = sbi.vfs.mem;
+  if (delta < 0) { mem.uncharge('buffers', -delta); return; }
+  if (!jbd2ChargeNoFail(mem, delta) && ws.journal?.running) ws.journal.logStartCommit(ws.journal.running.tid);
+}
+
+/** Give back everything the overlay was charged (unmount, after the overlay is emptied). */
+export function overlayUncharge(sbi: Ext4Sb): void {
+  const ws = states.get(sbi);
+  if (!ws || !ws.overlayPages) return;
+  sbi.vfs.mem.uncharge('buffers', ws.overlayPages);
+  ws.overlayPages = 0;
+}
+
+function overlayTight(sbi: Ext4Sb): boolean {
+  return states.has(sbi) && writeState(sbi).overlayPages > 0 && sbi.vfs.mem.freePages < 0;
 }
 
 /** A block freed in `h` (journalled mounts): keep it from reuse until its transaction commits. */
 export function markFreed(h: Ext4Handle, nr: number): void {
   if (!h.h) return;
   const ws = writeState(h.sbi);
+  // A freed block must leave the journal for good (ext4_free_blocks with EXT4_FREE_BLOCKS_FORGET):
+  // its overlay copy dropped and older logged copies revoked. Callers forget() metadata and the
+  // blocks of journalled-data inodes they know of; this catches the rest (under data=journal every
+  // freed block not yet revoked is journalled file data: block-mapped files free theirs here).
+  if (!h.h.transaction.revokes.has(nr) && (h.sbi.metaOverlay.has(nr) || ws.dataMode === 'journal')) h.forget(nr);
   const tid = h.h.transaction.tid;
   let set = ws.pendingFree.get(tid);
   if (!set) ws.pendingFree.set(tid, set = new Set());
@@ -185,15 +288,65 @@ export function isPendingFree(sbi: Ext4Sb, nr: number): boolean {
 
 /**
  * Where a file's data block goes: the block cache (data=ordered and writeback; the commit orders
- * it) or, under data=journal, the journal like metadata.
+ * it) or, when the inode journals its data, the journal like metadata: the block joins the
+ * overlay (so every reader sees it) and the handle's transaction, and only the checkpoint takes
+ * it home. A handle out of credits is extended (ext4FileWrite counts metadata credits only).
  */
 export async function ext4WriteDataBlock(h: Ext4Handle, inode: Ext4Inode, pblk: number, data: Uint8Array): Promise<void> {
-  void inode;
-  await aw(h.sbi.bdev.bwrite(pblk, h.sbi.blockSize, data));
+  const sbi = h.sbi;
+  const j = h.h ? writeState(sbi).journal : null;
+  if (!j || !ext4ShouldJournalData(inode)) {
+    await aw(sbi.bdev.bwrite(pblk, sbi.blockSize, data));
+    return;
+  }
+  const jh = h.h!;
+  if (jh.credits <= 0 && !jh.transaction.buffers.has(pblk) && !(await j.extend(jh, DATA_CREDIT_BATCH))) {
+    ext4Msg(sbi, KERN_ERR, `journal too small to hold the data of one write (inode ${inode.ino})`);
+    fail(ENOSPC);
+  }
+  // One buffer per block for the whole filesystem: later writes change it in place, so every
+  // holder (the running transaction, a handle) sees the newest bytes.
+  let b = sbi.metaOverlay.get(pblk);
+  if (b && b.length === data.length) b.set(data);
+  else {
+    b = data.length === sbi.blockSize ? data : data.slice(0, sbi.blockSize);
+    sbi.metaOverlay.set(pblk, b);
+    overlayCharge(sbi);
+  }
+  j.getWriteAccess(jh, pblk);
+  j.dirtyMetadata(jh, pblk, b);
 }
 
-/** ext4_should_journal_data: are this inode's data blocks journalled (so freed ones are revoked)? */
+/**
+ * How many data blocks one write handle should cover when the inode journals its data (each one
+ * is a log block): a quarter of the largest transaction, so a chunk's credits can be reserved up
+ * front; `max` (the caller's chunk for unjournalled data) otherwise.
+ */
+export function ext4WriteChunkBlocks(inode: Ext4Inode, max: number): number {
+  const j = states.get(inode.sbi)?.journal;
+  if (!j || !ext4ShouldJournalData(inode)) return max;
+  return Math.max(16, Math.min(max, Math.floor(j.maxTransactionBuffers / 4)));
+}
+
+/**
+ * A file data block's newest content, wherever it is (the overlay for journalled data not yet
+ * home, else the block cache): what a partial-block write must merge into.
+ */
+export function ext4ReadDataBlock(sbi: Ext4Sb, pblk: number): Uint8Array | Promise<Uint8Array> {
+  return sbi.bread(pblk);
+}
+
+/**
+ * ext4_should_journal_data: are this inode's data blocks journalled (written through the journal,
+ * revoked when freed)? Only on a journalled read-write mount: under data=journal every inode but
+ * an encrypted regular file; otherwise what is not a regular file (directories, symlinks: their
+ * blocks are metadata), EA inodes, and, with nodelalloc, files flagged EXT4_JOURNAL_DATA_FL.
+ */
 export function ext4ShouldJournalData(inode: Ext4Inode): boolean {
-  void inode;
+  const ws = states.get(inode.sbi);
+  if (!ws || !ws.journal) return false;
+  if (!inode.isReg || (inode.i_flags & EXT4_EA_INODE_FL)) return true;
+  if (ws.dataMode === 'journal' || ((inode.i_flags & EXT4_JOURNAL_DATA_FL) && ext4NoDelalloc(inode.sbi)))
+    return !inode.encrypted;
   return false;
 }

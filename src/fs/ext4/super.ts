@@ -49,7 +49,7 @@ import {
   Ext4Sb, ext4Msg, KERN_ERR, KERN_INFO, KERN_WARNING, EFSCORRUPTED, EFSBADCRC, type Ext4MountOptions,
 } from './ext4.js';
 import { ext4Iget } from './inode.js';
-import { ext4SetupWrite } from './super_write.js';
+import { ext4SetupWrite, ext4DataModeMount } from './super_write.js';
 
 /** Options Linux's ext4 accepts; those that change nothing for a read-only mount are ignored. */
 const FLAG_OPTIONS = new Set([
@@ -646,6 +646,8 @@ export async function ext4FillSuper(type: FileSystemType, req: MountRequest): Pr
     calculateOverhead(sbi);
     // A writable request becomes a read-write mount when the writer supports this filesystem.
     if (!readonly) await ext4SetupWrite(sbi);
+    // Read-only mounts too: data= without a journal is refused, and /proc/mounts shows the mode.
+    else ext4DataModeMount(sbi);
     let root;
     try {
       root = await sbi.iget(EXT4_ROOT_INO, true);

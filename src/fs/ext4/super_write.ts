@@ -5,7 +5,7 @@
  * super.ts mounts everything as the read-only driver did; when the caller asked for a writable
  * mount, ext4SetupWrite() decides whether this writer can keep the filesystem consistent. What it
  * cannot yet change correctly (bigalloc, quota files, MMP, an orphan file (orphan_file),
- * data=journal, a journal skipped with noload) makes the mount fall back to read-only
+ * a journal skipped with noload) makes the mount fall back to read-only
  * with a warning naming the reason, as the read-only driver always did, never a half-supported
  * writable mount. Unknown RO_COMPAT features were already refused by super.ts with EINVAL as
  * Linux does.
@@ -18,24 +18,34 @@
  * empties the journal, restores the state and clears needs_recovery, with the free block and
  * inode totals recomputed from the group descriptors (ext4_commit_super). An orphan list left by
  * a crash is finished right after setup (orphan.ts), as ext4_orphan_cleanup does.
+ *
+ * Data modes (jbd.ts has the mechanics): data=ordered, writeback and journal all mount
+ * read-write. The mode is fixed for the life of the mount: a remount asking for another one fails
+ * with EINVAL ("Cannot change data mode on remount"), as Linux. /proc/mounts shows data=<mode>
+ * whenever the mode was asked for and differs from the superblock's default (an explicit
+ * data=ordered shows too), and data=journal, which turns delayed allocation and
+ * dioread_nolock off, shows "nodioread_nolock,nodelalloc" before errors= as Linux does.
  */
 import { isPromise, fail } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
-import { EROFS } from '../../uapi/errno.js';
+import { EROFS, EINVAL } from '../../uapi/errno.js';
 import { MS_RDONLY } from '../../uapi/mount.js';
 import { S_IFMT, S_IFREG, S_IFDIR } from '../../uapi/stat.js';
 import type { FileOperations, InodeOperations, SuperBlock, SuperOperations, File } from '../vfs/index.js';
 import { Jbd2Journal, jbd2Layout } from '../jbd2/index.js';
 import {
   EXT4_FEATURE_INCOMPAT_MMP, EXT4_FEATURE_RO_COMPAT_QUOTA, EXT4_FEATURE_RO_COMPAT_ORPHAN_PRESENT,
-  EXT4_FEATURE_INCOMPAT_RECOVER, EXT4_MIN_BLOCK_SIZE, EXT4_S_CHECKSUM_OFFSET,
+  EXT4_FEATURE_INCOMPAT_RECOVER, EXT4_MIN_BLOCK_SIZE, EXT4_S_CHECKSUM_OFFSET, EXT4_DEFM_JMODE,
 } from './layout/index.js';
-import { ext4Msg, KERN_WARNING, type Ext4Sb, type Ext4Inode } from './ext4.js';
+import { ext4Msg, KERN_WARNING, KERN_ERR, type Ext4Sb, type Ext4Inode } from './ext4.js';
 import { journalDevice, superblockCsum } from './super.js';
-import { setWriteState, writeState, isWritable, homeWritten, withHandle, type Ext4WriteState } from './jbd.js';
+import {
+  setWriteState, writeState, isWritable, homeWritten, withHandle, overlayUncharge, ext4DataMode, defaultDataMode,
+  ext4NoDelalloc, type Ext4WriteState,
+} from './jbd.js';
 import { orphanCleanupAtMount, orphanDel } from './orphan.js';
 import { gdFreeBlocks, gdFreeInodes } from './balloc.js';
-import { ext4FileWrite, ext4Setattr, ext4EvictInode, ext4ForceCommit, ext4Truncate } from './inode_write.js';
+import { ext4FileWrite, ext4Setattr, ext4EvictInode, ext4ForceCommit, ext4Truncate, ext4DirtyInode, ext4WriteDirtyInodes } from './inode_write.js';
 import { ext4Setxattr, ext4Removexattr } from './xattr_write.js';
 import { ext4Fallocate } from './fallocate.js';
 import { ext4Create, ext4Mkdir, ext4Unlink, ext4Rmdir, ext4Link, ext4EmptyDir, ext4Mknod, ext4Symlink, ext4Rename, ext4NotYet } from './namei_write.js';
@@ -114,11 +124,13 @@ async function syncFs(sb: SuperBlock): Promise<void> {
 
 /** Finish writing: journal emptied, overlay home, superblock clean. */
 async function shutdownWrite(sbi: Ext4Sb, mountState: number): Promise<void> {
+  await ext4WriteDirtyInodes(sbi);
   const ws = writeState(sbi);
   if (ws.journal) await ws.journal.destroy();
   // Anything the checkpoint did not take home (it should have taken all of it).
   for (const [nr, b] of sbi.metaOverlay) await aw(sbi.bdev.bwrite(nr, sbi.blockSize, b.slice()));
   sbi.metaOverlay.clear();
+  overlayUncharge(sbi);
   const v = sbView(sbi);
   v.setUint32(0x60, v.getUint32(0x60, true) & ~EXT4_FEATURE_INCOMPAT_RECOVER, true);
   v.setUint16(0x3a, mountState, true);
@@ -134,7 +146,6 @@ function unsupportedForWrite(sbi: Ext4Sb): string {
   if (sbi.hasIncompat(EXT4_FEATURE_INCOMPAT_MMP)) r.push('mmp');
   if (sbi.hasRoCompat(EXT4_FEATURE_RO_COMPAT_QUOTA)) r.push('quota');
   if (sbi.hasRoCompat(EXT4_FEATURE_RO_COMPAT_ORPHAN_PRESENT)) r.push('orphan file processing');
-  if (sbi.opts.dataMode === 'journal') r.push('data=journal');
   if (sbi.hasJournal && (sbi.opts.noload || !sbi.journalLoaded)) r.push('noload');
   return r.join(', ');
 }
@@ -144,12 +155,16 @@ function unsupportedForWrite(sbi: Ext4Sb): string {
  * the root inode is read. Returns false (the mount stays read-only) when writing is unsupported.
  */
 export async function ext4SetupWrite(sbi: Ext4Sb): Promise<boolean> {
+  ext4DataModeMount(sbi);
   const why = unsupportedForWrite(sbi);
   if (why) {
     ext4Msg(sbi, KERN_WARNING, `write support for ${why} is not implemented; mounting read-only`);
     return false;
   }
-  const ws: Ext4WriteState = { journal: null, pendingFree: new Map(), nextGeneration: (sbi.vfs.clock.realtime().nsec ^ 0x5bd1e995) >>> 0, sbDirty: false, noJournalLock: new Mutex() };
+  const ws: Ext4WriteState = {
+    journal: null, pendingFree: new Map(), nextGeneration: (sbi.vfs.clock.realtime().nsec ^ 0x5bd1e995) >>> 0,
+    sbDirty: false, noJournalLock: new Mutex(), dataMode: ext4DataMode(sbi), overlayPages: 0,
+  };
   if (sbi.hasJournal) {
     const jinode = await sbi.iget(sbi.es.s_journal_inum, true);
     const base = journalDevice(sbi, jinode);
@@ -159,7 +174,7 @@ export async function ext4SetupWrite(sbi: Ext4Sb): Promise<boolean> {
     };
     const commitMs = commitInterval(sbi);
     const j = await Jbd2Journal.open(dev, {
-      clock: sbi.vfs.clock, commitIntervalMs: commitMs,
+      clock: sbi.vfs.clock, commitIntervalMs: commitMs, mem: sbi.vfs.mem,
       log: (level, text) => sbi.vfs.printk(level, text),
     });
     const L = jbd2Layout;
@@ -185,11 +200,18 @@ export async function ext4SetupWrite(sbi: Ext4Sb): Promise<boolean> {
     ...ro,
     syncFs: (sb) => syncFs(sb),
     evictInode: (inode) => (isWritable(sbi) ? ext4EvictInode(inode) : undefined),
+    dirtyInode: (inode) => { if (isWritable(sbi)) ext4DirtyInode(inode as Ext4Inode); },
     async putSuper(sb) {
       if (isWritable(sbi)) await shutdownWrite(sbi, mountState);
       if (ro.putSuper) await ro.putSuper(sb);
     },
     async remount(sb, flags, data) {
+      // Checked before anything changes, as ext4's option parsing does.
+      const want = /(?:^|,)data=([^,]*)/.exec(data ?? '')?.[1];
+      if (want !== undefined && sbi.hasJournal && want !== ext4DataMode(sbi)) {
+        sbi.vfs.printk(KERN_ERR, 'EXT4-fs: Cannot change data mode on remount');
+        fail(EINVAL);
+      }
       if (flags & MS_RDONLY) {
         if (isWritable(sbi)) await shutdownWrite(sbi, mountState);
         return;
@@ -218,6 +240,42 @@ export async function ext4SetupWrite(sbi: Ext4Sb): Promise<boolean> {
   });
   sbi.flags &= ~MS_RDONLY;
   return true;
+}
+
+/**
+ * The data mode at mount, for every mount (super.ts should call this for read-only mounts too,
+ * once the journal is loaded; ext4SetupWrite does for writable ones):
+ *   - without a journal any data= that is not the superblock's default is refused, as Linux:
+ *     "can't mount with data=, fs mounted w/o journal" (EINVAL), read-only mounts included;
+ *   - the /proc/mounts options get _ext4_show_options' data-mode part (see the essay above).
+ * Idempotent.
+ */
+export function ext4DataModeMount(sbi: Ext4Sb): void {
+  const asked = sbi.opts.dataMode;
+  if (!sbi.hasJournal && asked && ((sbi.es.s_default_mount_opts & EXT4_DEFM_JMODE) === 0 || asked !== defaultDataMode(sbi))) {
+    ext4Msg(sbi, KERN_ERR, "can't mount with data=, fs mounted w/o journal");
+    fail(EINVAL);
+  }
+  showDataMode(sbi);
+}
+
+/** The data-mode part of _ext4_show_options (what /proc/mounts lists after the other options). */
+function showDataMode(sbi: Ext4Sb): void {
+  const mode = ext4DataMode(sbi);
+  if (!mode) return;
+  const shown = sbi.opts.shown.filter((o) => !o.startsWith('data=') && o !== 'nodioread_nolock' && o !== 'nodelalloc');
+  const extra: string[] = [];
+  if (mode === 'journal') extra.push('nodioread_nolock');
+  if (ext4NoDelalloc(sbi)) extra.push('nodelalloc');
+  let at = shown.findIndex((o) => o.startsWith('errors=') || o === 'norecovery');
+  if (at < 0) at = shown.length;
+  shown.splice(at, 0, ...extra);
+  // Shown when asked for and not the superblock's default (Linux's s_def_mount_opt); with no
+  // default in the superblock, any explicit mode counts, data=ordered included.
+  const asked = sbi.opts.dataMode;
+  const sbHasDefault = (sbi.es.s_default_mount_opts & EXT4_DEFM_JMODE) !== 0;
+  if (asked && (!sbHasDefault || asked !== defaultDataMode(sbi))) shown.push(`data=${asked}`);
+  sbi.opts.shown = shown;
 }
 
 function commitInterval(sbi: Ext4Sb): number {

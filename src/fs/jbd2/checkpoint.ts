@@ -40,6 +40,7 @@ export async function logDoCheckpoint(j: Jbd2Journal): Promise<number> {
     await j.devCall(() => j.dev.writeFsBlock(nr, data));
   }
   for (const t of list) for (const nr of newest.keys()) if (t.frozen.get(nr) !== undefined) t.frozen.delete(nr);
+  j.rechargeFrozen();
   let n = 0;
   while (n < list.length && ![...list[n]!.pinnedBy].some((p) => p.state !== 'finished')) n++;
   const release = new Set(list.slice(0, n));

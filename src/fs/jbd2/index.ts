@@ -25,9 +25,11 @@ export {
  *   const h = await j.start(credits); j.getWriteAccess(h, nr); j.dirtyMetadata(h, nr, block);
  *   j.revoke(h, nr) (with revoke credits); await j.stop(h);
  * and j.commit() for fsync, j.checkpoint(), and j.destroy() at unmount (leaves s_start = 0).
+ * A handle that needs more room than it asked for: await j.extend(h, credits, revokes) (false:
+ * the log cannot hold it). Pass { mem } to charge the frozen copies to mem=.
  */
 export {
-  Jbd2Journal, Jbd2Handle, Transaction as Jbd2Transaction, type JournalOptions, type JournalClock,
+  Jbd2Journal, Jbd2Handle, Transaction as Jbd2Transaction, chargeNoFail as jbd2ChargeNoFail, type JournalOptions, type JournalClock,
   type JournalStats, type TransactionState,
 } from './transaction.js';
 export {

@@ -28,8 +28,18 @@
  * (checkpoint.ts) to free space first. destroy() commits and checkpoints everything and marks the
  * journal empty (s_start = 0), so the image needs no recovery.
  *
+ * A handle that finds it needs more blocks than it asked for (ext4's data=journal logs every file
+ * data block it writes) extends itself (extend(), jbd2_journal_extend): the running transaction
+ * may then outgrow the soft maximum as long as the log can still hold it; new handles wait for
+ * its commit. jbd2 does not care whether a block is metadata or journalled file data.
+ *
+ * Memory: the journal's frozen copies are charged to the kernel's mem= budget (JournalOptions.mem,
+ * as 'buffers'). They cannot be dropped before their checkpoint, so a charge that finds no memory
+ * overdraws the budget rather than failing the commit, and the commit thread then checkpoints at
+ * once, which writes the copies home and gives the memory back.
+ *
  * Limits: no nested handles (a task must stop its handle before starting another), no
- * async_commit, no fast commits, no data=journal (every logged block is metadata).
+ * async_commit, no fast commits.
  */
 import { KernelError, fail } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
@@ -37,6 +47,7 @@ import { WaitQueue } from '../../lib/waitqueue.js';
 import { EINVAL, EIO, ENOSPC, EROFS } from '../../uapi/errno.js';
 import type { Timespec } from '../../uapi/stat.js';
 import type { KernelTimer } from '../../kernel/ktime/index.js';
+import { type MemoryBudget, PAGE_SIZE } from '../../mm/index.js';
 import { KERN_ERR } from '../../kernel/printk/index.js';
 import { type JournalDevice, type JournalLog, loadJournal, journalNeedsRecovery, hasCsumV2or3, devCall } from './journal.js';
 import { recoverJournal } from './recovery.js';
@@ -72,6 +83,21 @@ export interface JournalOptions {
   beforeCommit?: (tid: number) => Promise<void>;
   /** Issue flushes (barrier=1, the default); off, the commit relies on write order alone. */
   barrier?: boolean;
+  /** The mem= budget the frozen copies are charged to (as 'buffers'); none: not accounted. */
+  mem?: MemoryBudget;
+}
+
+/**
+ * Charge `pages` that cannot be refused (the journal's copies are needed until checkpoint, like
+ * Linux's __GFP_NOFAIL journal heads): reclaim first, and overdraw the budget when that is not
+ * enough. Returns false when it overdrew, so the caller pushes a checkpoint to pay it back.
+ */
+export function chargeNoFail(mem: MemoryBudget, pages: number): boolean {
+  if (pages <= 0) return true;
+  if (mem.tryChargeReclaim('buffers', pages)) return true;
+  // MemoryBudget has no forced charge: a negative uncharge is one (freePages goes below zero).
+  mem.uncharge('buffers', -pages);
+  return false;
 }
 
 export type TransactionState = 'running' | 'locked' | 'commit' | 'finished';
@@ -106,8 +132,9 @@ export class Jbd2Handle {
   /** h_total_credits left for new buffers. */
   credits: number;
   revokeCredits: number;
-  readonly revokeRecords: number;
-  readonly revokeBlockCredits: number;
+  /** Revoke records and revoke blocks reserved (extend() raises both). */
+  revokeRecords: number;
+  revokeBlockCredits: number;
   /** h_sync: stop() commits the transaction and waits (fsync, O_SYNC). */
   sync = false;
   stopped = false;
@@ -165,6 +192,10 @@ export class Jbd2Journal {
   private readonly commitIntervalNs: number;
   private readonly beforeCommit: ((tid: number) => Promise<void>) | undefined;
   private readonly barrier: boolean;
+  private readonly mem: MemoryBudget | undefined;
+  /** Bytes of frozen copies charged to `mem`, and the pages that stands for. */
+  private frozenBytes = 0;
+  private frozenPages = 0;
 
   private constructor(dev: JournalDevice, log: JournalLog, sb: Uint8Array, opts: JournalOptions) {
     this.dev = dev;
@@ -178,6 +209,7 @@ export class Jbd2Journal {
     this.commitIntervalNs = (opts.commitIntervalMs ?? 5000) * 1_000_000;
     this.beforeCommit = opts.beforeCommit;
     this.barrier = opts.barrier ?? true;
+    this.mem = opts.mem;
     // journal_reset(): an empty log whose first transaction gets s_sequence.
     this.transactionSequence = be32(sb, S_SEQUENCE);
     this.head = this.tail = 0;
@@ -388,7 +420,81 @@ export class Jbd2Journal {
     // written home, though their transactions stay in the log until ours commits.
     if (t.buffers.delete(blockNr)) h.credits++;
     const older = this.committing ? [...this.checkpointList, this.committing] : this.checkpointList;
-    for (const o of older) if (o.frozen.delete(blockNr)) o.pinnedBy.add(t);
+    let dropped = false;
+    for (const o of older) if (o.frozen.delete(blockNr)) { o.pinnedBy.add(t); dropped = true; }
+    if (dropped) this.rechargeFrozen();
+  }
+
+  /**
+   * Bring the mem= charge of the frozen copies in line with what the committing and checkpoint
+   * transactions hold (called wherever copies are made or dropped). Returns false when the budget
+   * is overdrawn.
+   */
+  rechargeFrozen(): boolean {
+    if (!this.mem) return true;
+    let bytes = 0;
+    for (const t of this.checkpointList) bytes += t.frozen.size * this.blocksize;
+    if (this.committing) bytes += this.committing.frozen.size * this.blocksize;
+    this.frozenBytes = bytes;
+    const pages = Math.ceil(bytes / PAGE_SIZE);
+    const delta = pages - this.frozenPages;
+    this.frozenPages = pages;
+    if (delta < 0) { this.mem.uncharge('buffers', -delta); return this.mem.freePages >= 0; }
+    return chargeNoFail(this.mem, delta) && this.mem.freePages >= 0;
+  }
+
+  /** Memory the journal's own copies hold (bytes), for tests and /proc-style reports. */
+  get frozenMemory(): number { return this.frozenBytes; }
+
+  /** Is the mem= budget overdrawn (journal copies waiting for a checkpoint to pay it back)? */
+  memoryTight(): boolean { return !!this.mem && this.mem.freePages < 0; }
+
+  /**
+   * jbd2_journal_extend(): `credits` more buffers and `revokeRecords` more revoke records for a
+   * handle already open. Unlike start() this never waits for the handle's own transaction to
+   * commit (it cannot, the handle holds it open): the transaction may grow past
+   * maxTransactionBuffers while the log still has room for all of it (its descriptor blocks
+   * included), making room first by waiting for the committing transaction and checkpointing
+   * committed ones. Returns false when the log cannot hold that much (the caller fails the
+   * operation or stops and restarts its handle).
+   */
+  async extend(h: Jbd2Handle, credits: number, revokeRecords = 0): Promise<boolean> {
+    for (;;) {
+      if (this.tryExtend(h, credits, revokeRecords)) return true;
+      if (this.committing) { await this.waitCommit(this.committing.tid); continue; }
+      if (!this.checkpointList.length) return false;
+      await this.checkpointMutex.lock();
+      let released: number;
+      let moved: boolean;
+      try {
+        released = await logDoCheckpoint(this);
+        moved = await cleanupJournalTail(this);
+      } finally {
+        this.checkpointMutex.unlock();
+      }
+      // Nothing more to gain: the oldest transaction is pinned by a revoke in ours.
+      if (!released && !moved) return false;
+    }
+  }
+
+  /** extend() without waiting: succeeds only when the log has the room now. */
+  tryExtend(h: Jbd2Handle, credits: number, revokeRecords = 0): boolean {
+    const t = this.checkHandle(h);
+    if (!Number.isInteger(credits) || credits < 0 || !Number.isInteger(revokeRecords) || revokeRecords < 0) fail(EINVAL);
+    const f = this.format;
+    const newRecords = h.revokeRecords + revokeRecords;
+    // Revoke blocks for the handle's new record total, beyond those it reserved already.
+    const moreRevokeBlocks = Math.max(0, Math.ceil(newRecords / revokeRecordsPerBlock(f)) - h.revokeBlockCredits);
+    // Buffers past the soft maximum need descriptor blocks of their own.
+    const moreDescriptors = credits ? Math.ceil(credits / Math.max(1, tagsPerDescriptor(f))) : 0;
+    const wanted = credits + moreDescriptors + moreRevokeBlocks;
+    if (t.outstanding + wanted > this.logSpaceLeft()) return false;
+    t.outstanding += wanted;
+    h.credits += credits + moreDescriptors;
+    h.revokeCredits += revokeRecords;
+    h.revokeRecords = newRecords;
+    h.revokeBlockCredits += moreRevokeBlocks;
+    return true;
   }
 
   /** jbd2_journal_cancel_revoke(). */
@@ -443,8 +549,11 @@ export class Jbd2Journal {
   /** The commit thread: commits the running transaction while one is requested. */
   private async kjournald(): Promise<void> {
     try {
-      while (!this.aborted && this.running && tidGeq(this.commitRequest, this.running.tid))
+      while (!this.aborted && this.running && tidGeq(this.commitRequest, this.running.tid)) {
         await this.commitTransaction(this.running);
+        // Copies overdrew mem=: write them home now instead of waiting for the log to fill.
+        if (this.memoryTight() && !this.destroyed) await checkpointAll(this);
+      }
     } catch (e) {
       this.abort(e instanceof KernelError ? e.errno : EIO);
     } finally {
@@ -531,6 +640,7 @@ export class Jbd2Journal {
     }
     t.buffers.clear();
     t.logStart = this.head;
+    this.rechargeFrozen();
     this.wq.wakeAll();
 
     if (this.flushed || this.sbDirty) {
@@ -642,6 +752,9 @@ export class Jbd2Journal {
     } finally {
       this.destroyed = true;
       this.running?.timer?.cancel();
+      // Whatever copies are left (an aborted journal) are dropped with the journal.
+      if (this.mem && this.frozenPages) this.mem.uncharge('buffers', this.frozenPages);
+      this.frozenPages = this.frozenBytes = 0;
     }
     if (this.aborted) fail(EIO);
     this.transactionSequence = (this.transactionSequence + 1) >>> 0;

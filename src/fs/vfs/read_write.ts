@@ -22,7 +22,10 @@ export function touchAtime(file: File): void {
   const a = inode.atime, m = inode.mtime, c = inode.ctime;
   const now = inode.sb.currentTime();
   const le = (x: { sec: number; nsec: number }, y: { sec: number; nsec: number }) => x.sec < y.sec || (x.sec === y.sec && x.nsec <= y.nsec);
-  if (le(a, m) || le(a, c) || now.sec - a.sec >= 24 * 3600) inode.atime = now;
+  if (le(a, m) || le(a, c) || now.sec - a.sec >= 24 * 3600) {
+    inode.atime = now;
+    inode.sb.op.dirtyInode?.(inode);
+  }
 }
 
 /** vfs_read. `pos` undefined means "at and advancing f_pos". */

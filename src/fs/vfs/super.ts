@@ -44,6 +44,11 @@ export interface SuperOperations {
   showOptions?(sb: SuperBlock): string;
   /** The last reference to an unlinked inode went away: free its storage. */
   evictInode?(inode: Inode): MaybePromise<void>;
+  /**
+   * mark_inode_dirty for a change made outside any filesystem operation (the atime a read
+   * moved): the filesystem writes the inode at its next sync point.
+   */
+  dirtyInode?(inode: Inode): void;
 }
 
 export class SuperBlock {
