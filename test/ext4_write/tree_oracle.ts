@@ -19,15 +19,12 @@
  *      target, content hash, xattrs, mtime/ctime to the nanosecond (atime: below), inode number. Each
  *      difference reads "/path: field got X, want Y" (got = our kernel, want = the host kernel).
  *
- * atime is the one field not compared (ATIME_SKIP). Our walk reads every file and lists every
- * directory, and under relatime that moves the atime of anything whose atime was not newer than
- * its mtime/ctime — after the walk has stat'ed it, so a first-pass value is stale by design; the
- * second stat pass in ourTree() sees the times our kernel would go on to write at unmount. On
- * Linux those updates reach the disk (touch_atime → mark_inode_dirty_sync → ext4_dirty_inode),
- * but our VFS's touchAtime() changes only the in-memory inode, so the host (whose read-only mount
- * never touches atime) shows the pre-walk value. That is a divergence of our kernel, reported
- * with this fixture; once atime updates are written, drop ATIME_SKIP and atime is compared
- * exactly like mtime and ctime.
+ * atime is compared too. Our walk reads every file and lists every directory, and under relatime
+ * that moves the atime of anything whose atime was not newer than its mtime/ctime — after the walk
+ * has stat'ed it, so the second stat pass in ourTree() takes the times our kernel then writes (as
+ * Linux does: touch_atime → mark_inode_dirty → ext4_dirty_inode; ours: the superblock's
+ * dirtyInode, written at sync and unmount). ATIME_SKIP remains for a test whose snapshot is taken
+ * before our walk.
  *
  * The host half needs root, loop devices and getfattr: without them it is skipped with a printed
  * reason, except under CI, where a missing oracle fails the test. e2fsck runs either way. Mount
@@ -189,7 +186,7 @@ export function withHostRoMount<T>(img: string, fn: (mnt: string) => Promise<T> 
 }
 
 /** Why atime is not compared (see the essay). */
-export const ATIME_SKIP = { field: 'atime' as const, why: "our kernel's relatime updates made by the walk itself are not written to disk (VFS touchAtime does not mark the inode dirty), unlike Linux" };
+export const ATIME_SKIP = { field: 'atime' as const, why: "the image was copied before our walk moved atimes (relatime), so the host cannot see them" };
 
 /** Why the host half cannot run here (loop mounts, or getfattr from Debian's "attr"), or null. */
 export function hostOracleSkipReason(): string | null {
@@ -222,7 +219,7 @@ export async function assertTreeOracle(t: TestContext, ours: Tree, img: string, 
     t.diagnostic(`host tree comparison skipped: ${why}`);
     return null;
   }
-  const skip = o.skip ?? [ATIME_SKIP];
+  const skip = o.skip ?? [];
   for (const s of skip) t.diagnostic(`tree oracle: ${s.field} not compared: ${s.why}`);
   // A snapshot of a journalled filesystem still mounted read-write has needs_recovery set (as on
   // Linux). The host's read-only loop device cannot replay it, so the host replays a copy with a

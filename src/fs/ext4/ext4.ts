@@ -241,6 +241,8 @@ export class Ext4Sb extends SuperBlock {
 
   /** The dcache let go of `inode` and no file has it open: forget it (evict of a linked inode). */
   override dropInode(inode: Inode): void {
+    // A dirty inode stays cached until written: a new object read from disk would lose the change.
+    if ((inode as Ext4Inode).dirtyAtime) return;
     if (this.icache.get(inode.ino) === inode) this.icache.delete(inode.ino);
     (inode as Ext4Inode).extentCache = null;
   }
@@ -256,7 +258,7 @@ export class Ext4Sb extends SuperBlock {
     let drop = unused - (ICACHE_MIN >> 1);
     for (const [ino, i] of this.icache) {
       if (drop <= 0) break;
-      if (i.dentryRefs !== 0 || i.openCount !== 0 || i.ino === 2 /* EXT4_ROOT_INO */) continue;
+      if (i.dentryRefs !== 0 || i.openCount !== 0 || i.dirtyAtime || i.ino === 2 /* EXT4_ROOT_INO */) continue;
       this.icache.delete(ino);
       i.extentCache = null;
       drop--;
@@ -332,6 +334,8 @@ export class Ext4Inode extends Inode {
   projid = 0;
   /** The last extent leaf looked up, for sequential mapping without re-walking the tree. */
   extentCache: unknown = null;
+  /** Changed outside any handle (a relatime update) and not yet written: kept in the icache until it is. */
+  dirtyAtime = false;
 
   constructor(sbi: Ext4Sb, ino: number, mode: number, raw: Uint8Array, op: InodeOperations, fop: FileOperations) {
     super(sbi, ino, mode, op, fop);

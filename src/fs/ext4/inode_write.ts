@@ -434,6 +434,7 @@ export async function ext4EvictInode(inodeV: Inode): Promise<void> {
   const inode = inodeV as Ext4Inode;
   const sbi = inode.sbi;
   writeState(sbi).dirtyInodes?.delete(inode);
+  inode.dirtyAtime = false;
   if (inode.nlink !== 0) return;
   const type = inode.mode & S_IFMT;
   // Free the data (fast symlinks and devices have none in blocks).
@@ -497,7 +498,14 @@ export async function ext4ForceCommit(sbi: Ext4Sb): Promise<void> {
 
 /** ext4_dirty_inode: remember an inode whose atime moved outside any operation. */
 export function ext4DirtyInode(inode: Ext4Inode): void {
-  const ws = writeState(inode.sbi);
+  const sbi = inode.sbi;
+  // The inode cache must hand out this object until it is written (a new inode, made by create,
+  // is not in it yet); an object the cache has already replaced is stale and not written.
+  const cached = sbi.icache.get(inode.ino);
+  if (cached === undefined) sbi.icache.set(inode.ino, inode);
+  else if (cached !== inode) return;
+  const ws = writeState(sbi);
+  inode.dirtyAtime = true;
   (ws.dirtyInodes ??= new Set()).add(inode);
 }
 
@@ -511,6 +519,7 @@ export async function ext4WriteDirtyInodes(sbi: Ext4Sb): Promise<void> {
   if (!set || set.size === 0) return;
   const all = [...set].filter((i) => i.nlink > 0 && sbi.icache.get(i.ino) === i);
   set.clear();
+  for (const i of all) i.dirtyAtime = false;
   for (let at = 0; at < all.length; at += 64) {
     const batch = all.slice(at, at + 64);
     await withHandle(sbi, batch.length + 4, async (h) => { for (const i of batch) await writeInode(h, i); });

@@ -1,6 +1,6 @@
 /*
  * Changing directories (fs/ext4/namei.c: ext4_add_entry, ext4_delete_entry, ext4_create,
- * ext4_mkdir, ext4_link, ext4_unlink, ext4_rmdir, ext4_empty_dir, ext4_rename).
+ * ext4_mkdir, ext4_link, ext4_unlink, ext4_rmdir, ext4_empty_dir, ext4_rename, ext4_tmpfile).
  *
  * A directory block is a chain of entries (inode, rec_len, name_len, file_type, name) whose
  * rec_lens add up to the block; with metadata_csum the last 12 bytes are a fake entry holding
@@ -38,7 +38,7 @@ import { allocInode } from './balloc.js';
 import { writeInode, initNewInode, checkWritableInode, mapWriteRange, ext4EvictInode } from './inode_write.js';
 import { withHandle, writeState, type Ext4Handle } from './jbd.js';
 import { attachRwOps } from './super_write.js';
-import { orphanAdd } from './orphan.js';
+import { orphanAdd, orphanDel } from './orphan.js';
 import { ext4DirInodeOps, ext4DirFileOps } from './dir.js';
 import { ext4FileOps } from './file.js';
 import { ext4XattrInodeOps, ext4WarningInode } from './xattr.js';
@@ -423,8 +423,32 @@ export async function ext4Symlink(dirV: Inode, name: ByteString, target: ByteStr
   });
 }
 
-/** Operations this writer does not do yet: refused before any change. */
-export function ext4NotYet(): never { fail(EOPNOTSUPP); }
+/**
+ * ext4_tmpfile (O_TMPFILE): a regular inode that never had a name. It is allocated with one link,
+ * which d_tmpfile takes away at once, so it starts at nlink 0; in the same handle it joins the
+ * orphan list, so a crash while it is open leaves it for the next mount to free, and the last
+ * close frees it like any unlinked file. The directory is not changed (no entry, no new mtime),
+ * which is why an inline or casefolded directory is no obstacle. linkat may later give it a name
+ * (ext4Link takes it off the list); the VFS decides whether it may (I_LINKABLE).
+ */
+export async function ext4Tmpfile(dirV: Inode, init: InodeInit): Promise<Inode> {
+  const dir = dirV as Ext4Inode;
+  if (dir.encrypted) fail(EOPNOTSUPP);
+  let made: Ext4Inode | null = null;
+  try {
+    return await withHandle(dir.sbi, NS_CREDITS, async (h) => {
+      const inode = made = await newInode(h, dir, init);
+      inode.nlink = 0;
+      await orphanAdd(h, inode); // writes the inode as well
+      made = null;
+      return inode;
+    });
+  } catch (e) {
+    if (made) await discardNew(made);
+    throw e;
+  }
+}
+
 
 export async function ext4Mkdir(dirV: Inode, name: ByteString, init: InodeInit): Promise<Inode> {
   const dir = dirV as Ext4Inode;
@@ -486,6 +510,9 @@ export async function ext4Link(inodeV: Inode, dirV: Inode, name: ByteString): Pr
     inode.nlink++;
     inode.touch(false);
     await writeInode(h, inode);
+    // Only an O_TMPFILE inode gets from no links to one here: its first name ends its time on the
+    // orphan list, in the handle that adds the name.
+    if (inode.nlink === 1) await orphanDel(h, inode);
     dir.touch(true);
     await writeInode(h, dir);
   });

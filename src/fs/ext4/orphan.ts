@@ -10,6 +10,9 @@
  * skips it), and the mount after a crash walks whatever list it finds: inodes without links are
  * freed, inodes with links (a truncate in flight, in Linux) are cut to their size.
  *
+ * An O_TMPFILE inode is born on the list (it never had a link); if linkat gives it a name it
+ * leaves the list in the handle that adds the name.
+ *
  * The members of a mounted filesystem are remembered in memory (Linux's s_orphan list) so the
  * predecessor of an inode is found without reading the list from disk.
  */

@@ -48,7 +48,7 @@ import { gdFreeBlocks, gdFreeInodes } from './balloc.js';
 import { ext4FileWrite, ext4Setattr, ext4EvictInode, ext4ForceCommit, ext4Truncate, ext4DirtyInode, ext4WriteDirtyInodes } from './inode_write.js';
 import { ext4Setxattr, ext4Removexattr } from './xattr_write.js';
 import { ext4Fallocate } from './fallocate.js';
-import { ext4Create, ext4Mkdir, ext4Unlink, ext4Rmdir, ext4Link, ext4EmptyDir, ext4Mknod, ext4Symlink, ext4Rename, ext4NotYet } from './namei_write.js';
+import { ext4Create, ext4Mkdir, ext4Unlink, ext4Rmdir, ext4Link, ext4EmptyDir, ext4Mknod, ext4Symlink, ext4Rename, ext4Tmpfile } from './namei_write.js';
 
 const EXT4_VALID_FS = 1;
 
@@ -69,7 +69,7 @@ export function attachRwOps(inode: Ext4Inode): void {
   if (!nop) {
     nop = type === S_IFDIR
       ? { ...op, create: ext4Create, mkdir: ext4Mkdir, unlink: ext4Unlink, rmdir: ext4Rmdir, link: ext4Link, setattr: ext4Setattr,
-        isEmptyDir: ext4EmptyDir, mknod: ext4Mknod, symlink: ext4Symlink, rename: ext4Rename, tmpfile: ext4NotYet,
+        isEmptyDir: ext4EmptyDir, mknod: ext4Mknod, symlink: ext4Symlink, rename: ext4Rename, tmpfile: ext4Tmpfile,
         setxattr: ext4Setxattr, removexattr: ext4Removexattr }
       : { ...op, setattr: ext4Setattr, setxattr: ext4Setxattr, removexattr: ext4Removexattr };
     opCache.set(op, nop);

@@ -162,6 +162,8 @@ export async function vfsLink(ctx: FsContext, old: Path, start: Path, name: Byte
     if (inode.nlink === 0 && !(inode as { linkable?: boolean }).linkable) fail(ENOENT);
     if (inode.nlink >= inode.sb.maxLinks) fail(EMLINK);
     await dir.op.link(inode, dir, last);
+    // I_LINKABLE is spent by the first name: unlinked again, the file stays unlinked.
+    (inode as { linkable?: boolean }).linkable = false;
     dAdd(parent.dentry, last, inode, child);
   } finally { dir.lock.writeUnlock(); }
 }

@@ -200,6 +200,8 @@ async function openTmpfile(ctx: FsContext, start: Path, name: ByteString, how: O
   inodePermission(ctx.cred, dir, MAY_WRITE | MAY_EXEC);
   if (!dir.op.tmpfile) fail(EOPNOTSUPP);
   const inode = await dir.op.tmpfile(dir, initOwner(ctx.cred, dir, S_IFREG | (how.mode & ~ctx.umask & 0o7777)));
+  // I_LINKABLE: linkat may name it later, unless O_EXCL asked for a file that never gets a name.
+  (inode as { linkable?: boolean }).linkable = !(how.flags & O_EXCL);
   const d = new Dentry(`#${inode.ino}`, dirPath.dentry, inode);
   d.deleted = true;
   return openPath(ctx, { mnt: dirPath.mnt, dentry: d }, how.flags & ~O_TMPFILE);
