@@ -165,12 +165,44 @@ async function findLeaf(inode: Ext4Inode, lblk: number): Promise<LeafCache> {
   return decodeLeaf(node, lo, hi);
 }
 
+/**
+ * Decoded leaves of one inode (the extent status cache's role): sorted by the logical range each
+ * covers, which never overlap. Several are kept, so random access over a file or directory with
+ * many leaves does not re-read and re-verify a leaf per lookup; writers drop them all
+ * (inode.extentCache = null).
+ */
+const MAX_CACHED_LEAVES = 32;
+
+function cachedLeaf(set: LeafCache[] | null, lblk: number): LeafCache | null {
+  if (!set) return null;
+  let l = 0, r = set.length - 1;
+  while (l <= r) {
+    const m = (l + r) >>> 1;
+    const x = set[m]!;
+    if (lblk < x.lo) r = m - 1;
+    else if (lblk >= x.hi) l = m + 1;
+    else return x;
+  }
+  return null;
+}
+
+function cacheLeaf(set: LeafCache[] | null, leaf: LeafCache): LeafCache[] {
+  const out = set ?? [];
+  let i = 0;
+  while (i < out.length && out[i]!.lo < leaf.lo) i++;
+  if (i < out.length && out[i]!.lo === leaf.lo) { out[i] = leaf; return out; }
+  out.splice(i, 0, leaf);
+  // Over the bound: drop the leaf farthest from the new one (the old single-leaf cache's spirit).
+  if (out.length > MAX_CACHED_LEAVES) out.splice(i < out.length / 2 ? out.length - 1 : 0, 1);
+  return out;
+}
+
 /** Map `lblk` of an extent-mapped inode (ext4_ext_map_blocks without allocation). */
 export async function ext4ExtMap(inode: Ext4Inode, lblk: number, maxLen: number): Promise<BlockMapping> {
-  let leaf = inode.extentCache as LeafCache | null;
-  if (!leaf || lblk < leaf.lo || lblk >= leaf.hi) {
+  let leaf = cachedLeaf(inode.extentCache as LeafCache[] | null, lblk);
+  if (!leaf) {
     leaf = await findLeaf(inode, lblk);
-    inode.extentCache = leaf;
+    inode.extentCache = cacheLeaf(inode.extentCache as LeafCache[] | null, leaf);
   }
   const { e, n } = leaf;
   // Last extent starting at or before lblk.
