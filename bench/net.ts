@@ -26,7 +26,8 @@
  * printed with them. Needs root, ip, ping, python3 (and socat for the relay rows); otherwise
  * the part is skipped with the reason.
  *
- *   node dist/bench/net.js [--json] [--secs S] [--parts fd1500,cable1500,...]   the bench alone
+ *   node dist/bench/net.js [--json] [--secs S] [--parts fd1500,cable1500,...] [--rr-only] [--rr-n N]   the bench alone
+ *                                                 (--rr-only: TAP parts measure RR and our CPU per round trip only)
  *   node dist/bench/run.js --only net             through the bench runner
  */
 import * as os from 'node:os';
@@ -69,7 +70,7 @@ elif mode == 'echo':
 elif mode == 'rr':
     c = socket.create_connection((args[0], int(args[1]))); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     n = int(args[2])
-    for i in range(200): c.send(b'r'); c.recv(1)
+    for i in range(int(args[3])): c.send(b'r'); c.recv(1)
     t0 = time.perf_counter()
     for i in range(n): c.send(b'r'); c.recv(1)
     dt = time.perf_counter() - t0; c.close(); out(us=dt / n * 1e6)
@@ -92,6 +93,11 @@ const TAP = `lklbtap${tag}`, VETH_A = `lklbva${tag}`, VETH_B = `lklbvb${tag}`;
 const HOST_IP = '10.231.0.1', OUR_IP = '10.231.0.2';
 const VA_IP = '10.232.0.1', VB_IP = '10.232.0.2';
 const PORT = 5201;
+/** Round trips per RR run, after RR_WARM unmeasured ones: our first few thousand exchanges run
+ * in V8's lower tiers (the cable warm-up does not cover the 1-byte paths), so the mean of a
+ * short run measures the JIT, not the stack. */
+let RR_N = 10000;
+const RR_WARM = 3000;
 
 function sh(...a: string[]): string { return execFileSync(a[0]!, a.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }); }
 function quiet(...a: string[]): void { try { execFileSync(a[0]!, a.slice(1), { stdio: 'ignore' }); } catch { /* gone */ } }
@@ -225,11 +231,17 @@ function pingAvgUs(ns: string, ip: string): Promise<number> {
   });
 }
 
+/** The TAP fd backend's frame counters, where it has them. */
+function framesOf(tap: object): { rx: number; tx: number } | null {
+  const t = tap as { rxFrames?: number; txFrames?: number };
+  return typeof t.rxFrames === 'number' && typeof t.txFrames === 'number' ? { rx: t.rxFrames, tx: t.txFrames } : null;
+}
+
 /** Throughputs in Gbit/s (…Cpu: bytes over this process's CPU seconds), latencies in µs. */
-interface TapFigures { rx: number; tx: number; rxCpu: number; txCpu: number; rr: number; ping: number; crr: number }
+interface TapFigures { rx: number; tx: number; rxCpu: number; txCpu: number; rr: number; rrCpu: number; ping: number; crr: number }
 
 /** The TAP figures for one mode and MTU: our kernel here, the python peer in NS_T. */
-async function tapRun(mode: 'fd' | 'socat', mtu: number, secs: number, full: boolean, log: (s: string) => void, offload = false): Promise<TapFigures> {
+async function tapRun(mode: 'fd' | 'socat', mtu: number, secs: number, full: boolean, log: (s: string) => void, offload = false, rrOnly = false): Promise<TapFigures> {
   quiet('ip', 'netns', 'del', NS_T);
   sh('ip', 'netns', 'add', NS_T);
   sh('ip', 'tuntap', 'add', 'dev', TAP, 'mode', 'tap');
@@ -245,10 +257,12 @@ async function tapRun(mode: 'fd' | 'socat', mtu: number, secs: number, full: boo
     sh('ip', '-n', NS_T, 'link', 'set', TAP, 'up');
     sh('ip', '-n', NS_T, 'link', 'set', 'lo', 'up');
     await addIface(k, tap, OUR_IP, nicMtu);
-    const f: TapFigures = { rx: NaN, tx: NaN, rxCpu: NaN, txCpu: NaN, rr: NaN, ping: NaN, crr: NaN };
+    const f: TapFigures = { rx: NaN, tx: NaN, rxCpu: NaN, txCpu: NaN, rr: NaN, rrCpu: NaN, ping: NaN, crr: NaN };
 
+    let lfd: number;
+    if (!rrOnly) {
     log(`  tap ${mode} mtu ${mtu}: host → ours`);
-    let lfd = await listenOn(k, OUR_IP, PORT);
+    lfd = await listenOn(k, OUR_IP, PORT);
     const sink = oursSink(k, lfd);
     const snd = peer(NS_T, 'send', OUR_IP, String(PORT), String(secs));
     const got = await sink;
@@ -266,12 +280,23 @@ async function tapRun(mode: 'fd' | 'socat', mtu: number, secs: number, full: boo
     const r = await hs.done;
     f.tx = gbps(r['bytes']!, r['secs']!);
     f.txCpu = gbps(sent, cpu);
+    }
 
     if (full) {
-      log(`  tap ${mode} mtu ${mtu}: RR, ping, connections/s`);
+      log(`  tap ${mode} mtu ${mtu}: RR${rrOnly ? '' : ', ping, connections/s'}`);
       lfd = await listenOn(k, OUR_IP, PORT + 2);
       void oursEcho(k, lfd, stop);
-      f.rr = (await peer(NS_T, 'rr', OUR_IP, String(PORT + 2), '5000').done)['us']!;
+      // Our CPU per round trip (the peer's warm-up exchanges included): steadier than the
+      // wall-clock mean on a shared machine.
+      const rc0 = process.cpuUsage();
+      const fr0 = framesOf(tap);
+      f.rr = (await peer(NS_T, 'rr', OUR_IP, String(PORT + 2), String(RR_N), String(RR_WARM)).done)['us']!;
+      f.rrCpu = cpuSecs(rc0) * 1e6 / (RR_N + RR_WARM);
+      const fr1 = framesOf(tap);
+      const ru = process.cpuUsage(rc0);
+      log(`  RR our CPU per round trip: user ${(ru.user / (RR_N + RR_WARM)).toFixed(1)} µs, system ${(ru.system / (RR_N + RR_WARM)).toFixed(1)} µs`);
+      if (fr0 && fr1) log(`  RR frames per round trip: in ${((fr1.rx - fr0.rx) / (RR_N + RR_WARM)).toFixed(2)}, out ${((fr1.tx - fr0.tx) / (RR_N + RR_WARM)).toFixed(2)}`);
+      if (rrOnly) return f;
       f.ping = await pingAvgUs(NS_T, OUR_IP);
       const afd = await listenOn(k, OUR_IP, PORT + 3);
       void oursAcceptor(k, afd, stop);
@@ -315,7 +340,7 @@ async function vethRun(mtu: number, secs: number, full: boolean): Promise<TapFig
     sh('ip', '-n', NS_B, 'addr', 'add', `${VB_IP}/24`, 'dev', VETH_B);
     sh('ip', '-n', NS_A, 'link', 'set', VETH_A, 'up');
     sh('ip', '-n', NS_B, 'link', 'set', VETH_B, 'up');
-    const f: TapFigures = { rx: NaN, tx: NaN, rxCpu: NaN, txCpu: NaN, rr: NaN, ping: NaN, crr: NaN };
+    const f: TapFigures = { rx: NaN, tx: NaN, rxCpu: NaN, txCpu: NaN, rr: NaN, rrCpu: NaN, ping: NaN, crr: NaN };
     const s = peer(NS_B, 'sink', VB_IP, String(PORT));
     await s.ready;
     await peer(NS_A, 'send', VB_IP, String(PORT), String(secs)).done;
@@ -324,7 +349,7 @@ async function vethRun(mtu: number, secs: number, full: boolean): Promise<TapFig
     if (full) {
       const e = peer(NS_B, 'echo', VB_IP, String(PORT + 2));
       await e.ready;
-      f.rr = (await peer(NS_A, 'rr', VB_IP, String(PORT + 2), '5000').done)['us']!;
+      f.rr = (await peer(NS_A, 'rr', VB_IP, String(PORT + 2), String(RR_N), String(RR_WARM)).done)['us']!;
       e.kill();
       f.ping = await pingAvgUs(NS_A, VB_IP);
       const acc = peer(NS_B, 'acceptor', VB_IP, String(PORT + 3));
@@ -346,6 +371,8 @@ export interface NetBenchOptions {
   secs?: number;
   /** Only these parts: veth1500, fd1500, cable1500, veth65520, fd65520, cable65520, fdoff1500, socat1500. */
   parts?: string[];
+  /** TAP parts: only the RR figure (and our CPU per round trip), no streams, ping or conn/s. */
+  rrOnly?: boolean;
 }
 
 export async function benchNet(o: NetBenchOptions = {}): Promise<object | null> {
@@ -374,12 +401,12 @@ export async function benchNet(o: NetBenchOptions = {}): Promise<object | null> 
     const want = (part: string) => !o.parts || o.parts.includes(part);
     for (const mtu of [1500, 65520]) {
       if (want(`veth${mtu}`)) { log(`net bench: Linux veth mtu ${mtu}`); fig[`veth${mtu}`] = await vethRun(mtu, secs, true); }
-      if (want(`fd${mtu}`)) { log(`net bench: TAP fd mtu ${mtu}`); fig[`fd${mtu}`] = await tapRun('fd', mtu, secs, true, log); }
+      if (want(`fd${mtu}`)) { log(`net bench: TAP fd mtu ${mtu}`); fig[`fd${mtu}`] = await tapRun('fd', mtu, secs, true, log, false, o.rrOnly); }
       if (want(`cable${mtu}`)) { log(`net bench: cable mtu ${mtu}`); fig[`cable${mtu}`] = await cableRun(mtu, secs); }
     }
     if (want('fdoff1500')) {
       log('net bench: TAP fd + offload, host mtu 1500');
-      fig.fdoff1500 = await tapRun('fd', 1500, secs, true, log, true);
+      fig.fdoff1500 = await tapRun('fd', 1500, secs, true, log, true, o.rrOnly);
     }
     if (want('socat1500') && have('socat')) {
       log('net bench: TAP socat mtu 1500');
@@ -394,7 +421,7 @@ export async function benchNet(o: NetBenchOptions = {}): Promise<object | null> 
   const c = (k: string) => fig[k] as { wall: number; cpu: number } | undefined;
   const rows: NetRow[] = [];
   for (const mtu of [1500, 65520]) {
-    const none: TapFigures = { rx: NaN, tx: NaN, rxCpu: NaN, txCpu: NaN, rr: NaN, ping: NaN, crr: NaN };
+    const none: TapFigures = { rx: NaN, tx: NaN, rxCpu: NaN, txCpu: NaN, rr: NaN, rrCpu: NaN, ping: NaN, crr: NaN };
     const v = t(`veth${mtu}`) ?? none, f = t(`fd${mtu}`) ?? none;
     const L = `mtu ${mtu}`;
     rows.push(
@@ -402,6 +429,7 @@ export async function benchNet(o: NetBenchOptions = {}): Promise<object | null> 
       { metric: `TCP ours → host, TAP fd, ${L}`, ours: f.tx, peerName: 'Linux→Linux veth', peer: v.tx, unit: 'Gbit/s', oursPerCpu: f.txCpu },
       { metric: `TCP ours → ours, cable, ${L}`, ours: c(`cable${mtu}`)?.wall ?? null, peerName: 'Linux→Linux veth', peer: v.rx, unit: 'Gbit/s', oursPerCpu: c(`cable${mtu}`)?.cpu ?? NaN },
       { metric: `TCP RR 1 byte, host → ours, TAP fd, ${L}`, ours: f.rr, peerName: 'Linux veth', peer: v.rr, unit: 'µs' },
+      { metric: `our CPU per RR round trip, TAP fd, ${L}`, ours: f.rrCpu, peerName: '', peer: NaN, unit: 'µs' },
       { metric: `ping RTT, host → ours, TAP fd, ${L}`, ours: f.ping, peerName: 'Linux veth', peer: v.ping, unit: 'µs' },
       { metric: `connections/s, ours accepting, TAP fd, ${L}`, ours: f.crr, peerName: 'Linux veth', peer: v.crr, unit: 'conn/s' },
     );
@@ -414,6 +442,7 @@ export async function benchNet(o: NetBenchOptions = {}): Promise<object | null> 
       { metric: `TCP host → ours, ${L}`, ours: g.rx, peerName: 'Linux→Linux veth', peer: v.rx, unit: 'Gbit/s', oursPerCpu: g.rxCpu },
       { metric: `TCP ours → host, ${L}`, ours: g.tx, peerName: 'Linux→Linux veth', peer: v.tx, unit: 'Gbit/s', oursPerCpu: g.txCpu },
       { metric: `TCP RR 1 byte, host → ours, ${L}`, ours: g.rr, peerName: 'Linux veth', peer: v.rr, unit: 'µs' },
+      { metric: `our CPU per RR round trip, ${L}`, ours: g.rrCpu, peerName: '', peer: NaN, unit: 'µs' },
       { metric: `connections/s, ours accepting, ${L}`, ours: g.crr, peerName: 'Linux veth', peer: v.crr, unit: 'conn/s' },
     );
   }
@@ -457,8 +486,10 @@ export async function benchNet(o: NetBenchOptions = {}): Promise<object | null> 
 // Run directly: node dist/bench/net.js [--json] [--secs S]
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const i = process.argv.indexOf('--secs');
-  const o: NetBenchOptions = { json: process.argv.includes('--json') };
+  const o: NetBenchOptions = { json: process.argv.includes('--json'), rrOnly: process.argv.includes('--rr-only') };
   if (i > 0) o.secs = Number(process.argv[i + 1]);
+  const n = process.argv.indexOf('--rr-n');
+  if (n > 0) RR_N = Number(process.argv[n + 1]);
   const p = process.argv.indexOf('--parts');
   if (p > 0) o.parts = (process.argv[p + 1] ?? '').split(',');
   benchNet(o).then((r) => {

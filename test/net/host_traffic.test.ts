@@ -368,8 +368,6 @@ async function bulkExchange(port: number, bytes: number, seed: number, what: str
 
 test(`bulk TCP ${BULK_MB} MiB each way under loss, reordering and delay`, {
   skip, timeout: 120_000,
-  // Remove once the out-of-order FIN fix is in (frame_fuzz.test.ts has the four-segment reproducer).
-  todo: 'src/net/tcp/sock.ts oooInsert: a FIN on an overlapping out-of-order retransmission ends the stream early',
 }, async () => {
   const bytes = Math.round(BULK_MB * 1048576);
   // tc netem on the host side of the TAP, as the issue asks; the in-process Impair otherwise.

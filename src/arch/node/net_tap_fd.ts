@@ -36,8 +36,11 @@
  * our stack takes any segment that fits its NIC's MTU, so the NIC needs a large MTU (the
  * medium's mtu is 65535 in this mode), while the host's device keeps its own. Our stack cost is
  * per segment, so this is where host → ours throughput comes from at a host MTU of 1500. We send
- * plain frames (an all-zero header: no offload asked) with complete checksums; our TCP does not
- * build TSO segments, so ours → host is unchanged.
+ * plain frames with an all-zero header (no offload asked) and complete checksums, except TCP
+ * super-segments (txGso: the kernel's NIC has TSO over this backend), which go out whole with a
+ * header asking for VIRTIO_NET_HDR_GSO_TCPV4 at gso_size = the MSS and a partial checksum
+ * (NEEDS_CSUM, csum_start/csum_offset at the TCP checksum, which then holds the pseudo-header
+ * sum for the whole length, as Linux's own TSO output leaves it): the host cuts them up.
  *
  * Requirements: python3 and the right to attach (root or CAP_NET_ADMIN, or the owner of a
  * persistent device; see net_tap.ts). Where either the binding or python3 is missing,
@@ -102,6 +105,7 @@ except OSError as e:
 const VNET_HDR_LEN = 10;
 const VNET_HDR_ZERO = new Uint8Array(VNET_HDR_LEN);
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 /** With TSO the host sends IP packets of up to 64 KiB in one frame. */
 const VNET_MAX_PAYLOAD = 65535;
 
@@ -160,6 +164,9 @@ export function tapFdUnsupported(python?: string): string | null {
   return null;
 }
 
+/** Segmentation parameters of a TSO frame (virtio_net_hdr's hdr_len, gso_size, csum_start/offset). */
+export interface TapGsoInfo { gsoSize: number; hdrLen: number; csumStart: number; csumOffset: number }
+
 export class TapFdBackend extends FrameBackend {
   readonly mode = 'fd' as const;
   /** No helper outlives the attach. */
@@ -172,6 +179,8 @@ export class TapFdBackend extends FrameBackend {
   rxCsumCompleted = 0;
   /** GSO frames received whole (offload mode). */
   rxGsoFrames = 0;
+  /** TSO frames written for the host to segment (offload mode). */
+  txGsoFrames = 0;
   private readonly stream: net.Socket;
 
   /** @internal Use openTapFd. */
@@ -180,6 +189,7 @@ export class TapFdBackend extends FrameBackend {
     readonly offload = false) {
     super(opts);
     if (mtu !== undefined && mtu > 0) this.linkMtu = mtu;
+    if (offload) this.txGso = (frame, info) => this.writeGso(frame, info);
     const pw = pipeWrap()!;
     const handle = new pw.Pipe(pw.SOCKET);
     const err = handle.open(fd);
@@ -213,6 +223,38 @@ export class TapFdBackend extends FrameBackend {
       if (this.offload) fs.writevSync(this.fd, [VNET_HDR_ZERO, frame]);
       else fs.writeSync(this.fd, frame);
       this.txFrames++;
+    } catch {
+      this.txDropped++;
+    }
+  }
+
+  /**
+   * A TCP/IPv4 super-segment (Ethernet frame) for the host to segment at `info.gsoSize` payload
+   * bytes. Present in offload mode only: virtio_net gives the NIC TSO only over a backend that
+   * has it, so without offload the kernel sends MSS-sized frames.
+   */
+  readonly txGso?: (frame: Uint8Array, info: TapGsoInfo) => void;
+
+  private writeGso(frame: Uint8Array, info: TapGsoInfo): void {
+    if (this.closed) { this.txDropped++; return; }
+    const ip = info.csumStart - (frame[14]! & 15) * 4;
+    const at = info.csumStart + info.csumOffset;
+    if (ip < 0 || at + 2 > frame.length) { this.txDropped++; return; }
+    // The checksum field holds the folded, uncomplemented pseudo-header sum over the full length.
+    let sum = ((frame[ip + 12]! << 8) | frame[ip + 13]!) + ((frame[ip + 14]! << 8) | frame[ip + 15]!) +
+      ((frame[ip + 16]! << 8) | frame[ip + 17]!) + ((frame[ip + 18]! << 8) | frame[ip + 19]!) +
+      frame[ip + 9]! + (frame.length - info.csumStart);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    frame[at] = sum >>> 8; frame[at + 1] = sum & 0xff;
+    const h = new Uint8Array(VNET_HDR_LEN);
+    h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM; h[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+    h[2] = info.hdrLen & 0xff; h[3] = info.hdrLen >>> 8;
+    h[4] = info.gsoSize & 0xff; h[5] = info.gsoSize >>> 8;
+    h[6] = info.csumStart & 0xff; h[7] = info.csumStart >>> 8;
+    h[8] = info.csumOffset & 0xff; h[9] = info.csumOffset >>> 8;
+    try {
+      fs.writevSync(this.fd, [h, frame]);
+      this.txFrames++; this.txGsoFrames++;
     } catch {
       this.txDropped++;
     }

@@ -14,8 +14,13 @@
  *    as an end of createCable(): two kernels in one process joined back to back. A cable carries
  *    frames of any size, so the device's MTU may be raised up to 65535.
  *
- * `offload` (LKL's checksum/TSO offload bits) is accepted and ignored: our devices always carry
- * complete checksums and segments no larger than the MTU.
+ * `offload` (LKL's virtio-net feature bits) decides TSO towards the host: a host backend that
+ * can take TSO frames (txGso: the TAP fd backend opened with offload, which writes them with a
+ * virtio_net_hdr asking the host for GSO_TCPV4) makes the device NETIF_F_TSO unless `offload`
+ * is given without VIRTIO_NET_F_HOST_TSO4 (bit 11). TCP then sends super-segments of up to
+ * 64 KiB there. Every other backend (cable, QEMU socket, socat relay, pipe) gets MSS-sized
+ * frames: TCP does not batch for a device without TSO, and the link layer cuts up any
+ * super-segment that reaches one. Checksums we send are always complete.
  *
  * netdevRemove brings the device down and unregisters it (routes and addresses through it go,
  * the backend is closed). Per-kernel state hangs off the Kernel in a WeakMap.
@@ -25,7 +30,7 @@ import { fail } from '../../lib/errors.js';
 import { ENODEV, EINVAL } from '../../uapi/errno.js';
 import { KERN_INFO, type Kernel } from '../../kernel/index.js';
 import { netOf, type NetBackend, type NetDevice } from '../../net/core/index.js';
-import { etherDevice } from '../../net/link/index.js';
+import { etherDevice, type GsoBackend, type GsoFrameInfo } from '../../net/link/index.js';
 import { allocVirtioIndex } from '../block/virtio_blk.js';
 
 export interface NetdevOptions {
@@ -33,7 +38,7 @@ export interface NetdevOptions {
   mac?: Uint8Array;
   /** Initial MTU (default 1500, or the host backend's mtu if smaller). */
   mtu?: number;
-  /** LKL's offload bits; accepted, ignored (see the header). */
+  /** LKL's virtio-net feature bits (see the header); only VIRTIO_NET_F_HOST_TSO4 is looked at. */
   offload?: number;
 }
 
@@ -52,9 +57,21 @@ function isHostBackend(b: NetdevBackend): b is HostNetBackend {
   return typeof (b as HostNetBackend).tx === 'function';
 }
 
+/** VIRTIO_NET_F_HOST_TSO4: the device (the host) takes TSO frames from us. */
+export const VIRTIO_NET_F_HOST_TSO4 = 11;
+
+/** A host backend that takes TSO frames whole (TapFdBackend with offload). */
+interface HostGsoBackend extends HostNetBackend {
+  txGso(frame: Uint8Array, info: GsoFrameInfo): void;
+}
+
+function hostGso(b: HostNetBackend): HostGsoBackend | null {
+  return typeof (b as Partial<HostGsoBackend>).txGso === 'function' ? b as HostGsoBackend : null;
+}
+
 /** Adapt a host backend (tx) to the stack's transport (send). Back-pressure promises are not awaited: a NIC drops. */
-function fromHost(b: HostNetBackend): NetBackend {
-  return {
+function fromHost(b: HostNetBackend): NetBackend | GsoBackend {
+  const nb: NetBackend = {
     send: (frame) => {
       try {
         const r = b.tx(frame);
@@ -64,6 +81,10 @@ function fromHost(b: HostNetBackend): NetBackend {
     setReceiver: (fn) => b.setReceiver(fn),
     close: () => { void b.close?.(); },
   };
+  const g = hostGso(b);
+  if (!g) return nb;
+  const gb: GsoBackend = { ...nb, sendGso: (frame, info) => { try { g.txGso(frame, info); } catch { /* lost frame */ } } };
+  return gb;
 }
 
 /** lkl_netdev_add: returns the new device's id. The network stack must be up (the 'net' initcall). */
@@ -75,6 +96,7 @@ export function netdevAdd(k: Kernel, backend: NetdevBackend, o: NetdevOptions = 
   const mac = o.mac ?? (host ? backend.mac : undefined);
   const id = allocVirtioIndex(k);
   const opts: Parameters<typeof etherDevice>[2] = { name: `eth${id}`, maxMtu, mtu: Math.min(o.mtu ?? 1500, maxMtu) };
+  if (host && hostGso(backend) && (o.offload === undefined || (o.offload & (1 << VIRTIO_NET_F_HOST_TSO4)) !== 0)) opts.tso = true;
   if (mac) opts.mac = mac;
   const dev = etherDevice(net, host ? fromHost(backend) : backend, opts);
   table(k).set(id, dev);

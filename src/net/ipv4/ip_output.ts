@@ -37,7 +37,8 @@ export function ipQueueXmit(st: Ipv4State, skb: SkBuff, p: IpSendParams): void {
 export function ipOutput(st: Ipv4State, skb: SkBuff, rt: RtResult, totLen: number): void {
   const net = st.net;
   const mtu = rt.dev.mtu;
-  if (totLen <= mtu) { net.neighOutput(ETH_P_IP, skb, rt.dev, rt.nexthop); return; }
+  // A TSO super-segment (skb gso_size, set by TCP) is cut up by the device, not fragmented.
+  if (totLen <= mtu || (skb as SkBuff & { gsoSize?: number }).gsoSize) { net.neighOutput(ETH_P_IP, skb, rt.dev, rt.nexthop); return; }
   for (const f of ipFragment(skb, mtu)) net.neighOutput(ETH_P_IP, f, rt.dev, rt.nexthop);
   net.count('IpFragOKs');
 }

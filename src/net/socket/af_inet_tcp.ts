@@ -34,9 +34,10 @@ import {
 } from '../../uapi/socket.js';
 import { POLLERR } from '../../uapi/misc.js';
 import { CAP_NET_BIND_SERVICE } from '../../uapi/misc.js';
-import { netOf, type NetNamespace, type IcmpErrorInfo } from '../core/index.js';
+import { netOf, type NetNamespace, type NetDevice, type IcmpErrorInfo } from '../core/index.js';
+import { netifGsoMaxSize, type GsoSkb } from '../link/index.js';
 import {
-  TcpEngine, TcpSock, TCP_SYN_SENT, TCP_SYN_RECV, TCP_CLOSE, TCP_LISTEN, IPPROTO_TCP,
+  TcpEngine, TcpSock, TCP_SYN_SENT, TCP_SYN_RECV, TCP_CLOSE, TCP_LISTEN, TCP_ESTABLISHED, TCP_CLOSE_WAIT, IPPROTO_TCP,
   SO_LINGER, SO_SNDBUF, SO_RCVBUF,
 } from '../tcp/index.js';
 import { inetIoctl } from './af_inet_ioctl.js';
@@ -50,7 +51,7 @@ import {
 import { sockOfEndpoint, tcpAttached } from './af_inet_reg.js';
 import { newIpv6Opts, ipv6Setsockopt, ipv6Getsockopt, type Ipv6Opts, type V6OptCtx } from './af_inet6_opts.js';
 import {
-  Socket, sockWait, sockTimeo, intBytes, type ProtoOps,
+  Socket, sockWait, sockTimeo, intBytes, iovLen, type ProtoOps, type MsgHdr,
 } from './socket.js';
 
 /** Engines by namespace. */
@@ -88,7 +89,7 @@ export function tcpAttach(net: NetNamespace): TcpEngine {
         return () => { live = false; x.cancel(); };
       },
     },
-    output: (src, dst, seg) => {
+    output: (src, dst, seg, gsoSize) => {
       if (net.halted) return;
       if (dst.length === 16 && !isMapped(dst)) {
         try { tcp6Output(net, src, dst, seg, oif6(net, src)); } catch (err) {
@@ -102,6 +103,7 @@ export function tcpAttach(net: NetNamespace): TcpEngine {
       const off = skb.put(seg.length);
       skb.buf.set(seg, off);
       skb.transportHeader = off;
+      if (gsoSize) (skb as GsoSkb).gsoSize = gsoSize;
       try {
         const p: Parameters<NetNamespace['ipQueueXmit']>[1] = { daddr: fromV4(dst), saddr: fromV4(src), protocol: IPPROTO_TCP };
         const o = segIpOpts(engine, p.saddr!, p.daddr, seg);
@@ -119,6 +121,14 @@ export function tcpAttach(net: NetNamespace): TcpEngine {
     mtu: (l, r) => {
       if (r.length === 16 && !isMapped(r)) return route6Info(net, r, oif6(net, l))?.mtu ?? 1280;
       try { return Math.min(net.routeOutput(r.length === 16 ? fromMapped(r) : fromV4(r)).dev.mtu, 0xffff); } catch { return 1500; }
+    },
+    // TSO over IPv4 where the route's device has it (a TAP with offload): see link/ethernet.ts.
+    gsoMax: (_l, r) => {
+      if (r.length === 16 && !isMapped(r)) return 0;
+      try {
+        const rt = net.routeOutput(r.length === 16 ? fromMapped(r) : fromV4(r));
+        return netifGsoMaxSize(rt.dev as NetDevice);
+      } catch { return 0; }
     },
     selectSource: (r) => {
       if (r.length === 16 && !isMapped(r)) return route6Info(net, r)?.saddr ?? null;
@@ -561,77 +571,100 @@ export const tcpOps: ProtoOps = {
     fail(ENOPROTOOPT);
   },
 
-  async sendmsg(sock, msg, flags) {
+  sendmsg(sock, msg, flags) {
     if (flags & MSG_OOB) fail(EOPNOTSUPP);
-    const total = msg.iov.reduce((n, v) => n + v.length, 0);
-    const data = msg.iov.length === 1 ? msg.iov[0]! : (() => {
-      const out = new Uint8Array(total); let o = 0;
-      for (const v of msg.iov) { out.set(v, o); o += v.length; }
-      return out;
-    })();
-    const deadline = sockTimeo(sock, (flags & MSG_DONTWAIT) !== 0, true);
-    let sent = 0;
-    for (;;) {
-      const c = tsk(sock).tcp;
-      const err = sock.takeError();
-      if (err) { if (sent) { sock.err = err; return sent; } fail(err); }
-      // sk_stream_wait_connect: a socket that is not connecting is a broken pipe.
-      if (c.state === TCP_CLOSE && !sent) fail(EPIPE);
-      if (c.state === TCP_LISTEN) fail(EPIPE);
-      try {
-        if (sent < total || total === 0) sent += c.send(data.subarray(sent), { more: (flags & MSG_MORE) !== 0 });
-        if (sent >= total) return sent;
-      } catch (e) {
-        if (!isErr(e, EAGAIN)) {
-          if (sent) return sent;
-          if (isErr(e, ENOTCONN)) fail(EPIPE);
-          throw e;
-        }
+    // Fast path (the request/response case): one buffer that fits the send queue of an open
+    // connection is queued and pushed without a promise; anything else takes the general loop.
+    if (msg.iov.length === 1 && sock.err === 0) {
+      const c = tsk(sock).tcp, data = msg.iov[0]!;
+      if (data.length > 0 && (c.state === TCP_ESTABLISHED || c.state === TCP_CLOSE_WAIT) &&
+          c.sndBuf - c.bytesUnsent >= data.length) {
+        const n = c.send(data, { more: (flags & MSG_MORE) !== 0 });
+        if (n === data.length) return n;
+        return tcpSendmsgSlow(sock, msg, flags, n);
       }
-      if (deadline === 0) { if (sent) return sent; fail(EAGAIN); }
-      try { await sockWait(sock, deadline); } catch (e) { if (sent && isErr(e, EAGAIN)) return sent; throw e; }
     }
+    return tcpSendmsgSlow(sock, msg, flags, 0);
   },
 
-  async recvmsg(sock, msg, flags) {
+  recvmsg(sock, msg, flags) {
     if (flags & MSG_OOB) fail(EINVAL);
-    const want = msg.iov.reduce((n, v) => n + v.length, 0);
-    const deadline = sockTimeo(sock, (flags & MSG_DONTWAIT) !== 0, false);
-    const peek = (flags & MSG_PEEK) !== 0;
-    let got = 0;
-    for (;;) {
-      const c = tsk(sock).tcp;
-      if (c.state === TCP_LISTEN) fail(ENOTCONN);
-      if (c.bytesReadable > 0 && want > got) {
-        const chunk = c.recv(want - got, { peek });
-        if (!(flags & MSG_TRUNC)) {
-          let off = 0, skip = got;
-          for (const v of msg.iov) {
-            if (skip >= v.length) { skip -= v.length; continue; }
-            const n = Math.min(v.length - skip, chunk.length - off);
-            v.set(chunk.subarray(off, off + n), skip);
-            off += n; skip = 0;
-            if (off >= chunk.length) break;
-          }
-        }
-        got += chunk.length;
+    // Fast path: data is queued; copy it straight into the caller's buffers, no promise.
+    const c = tsk(sock).tcp;
+    if (c.bytesReadable > 0 && !(flags & MSG_TRUNC) && c.state !== TCP_LISTEN) {
+      const want = iovLen(msg.iov);
+      if (want > 0) {
+        const peek = (flags & MSG_PEEK) !== 0;
+        const got = c.recvInto(msg.iov, 0, want, peek);
         if (got >= want || peek || !(flags & MSG_WAITALL)) return got;
-        continue;
+        return tcpRecvmsgSlow(sock, msg, flags, got);
       }
-      if (want === 0) return 0;
-      const err = sock.takeError();
-      if (err) { if (got) { sock.err = err; return got; } fail(err); }
-      try {
-        const r = c.recv(want - got, { peek });
-        if (r.length === 0) return got; // end of stream
-      } catch (e) {
-        if (!isErr(e, EAGAIN)) { if (got) return got; throw e; }
-      }
-      if (deadline === 0) { if (got) return got; fail(EAGAIN); }
-      try { await sockWait(sock, deadline); } catch (e) { if (got && isErr(e, EAGAIN)) return got; throw e; }
     }
+    return tcpRecvmsgSlow(sock, msg, flags, 0);
   },
 };
+
+/** tcp_sendmsg's general loop: several buffers, a full send queue, errors, waiting. */
+async function tcpSendmsgSlow(sock: Socket, msg: MsgHdr, flags: number, sent: number): Promise<number> {
+  const total = iovLen(msg.iov);
+  const data = msg.iov.length === 1 ? msg.iov[0]! : (() => {
+    const out = new Uint8Array(total); let o = 0;
+    for (const v of msg.iov) { out.set(v, o); o += v.length; }
+    return out;
+  })();
+  const deadline = sockTimeo(sock, (flags & MSG_DONTWAIT) !== 0, true);
+  for (;;) {
+    const c = tsk(sock).tcp;
+    const err = sock.takeError();
+    if (err) { if (sent) { sock.err = err; return sent; } fail(err); }
+    // sk_stream_wait_connect: a socket that is not connecting is a broken pipe.
+    if (c.state === TCP_CLOSE && !sent) fail(EPIPE);
+    if (c.state === TCP_LISTEN) fail(EPIPE);
+    try {
+      if (sent < total || total === 0) sent += c.send(data.subarray(sent), { more: (flags & MSG_MORE) !== 0 });
+      if (sent >= total) return sent;
+    } catch (e) {
+      if (!isErr(e, EAGAIN)) {
+        if (sent) return sent;
+        if (isErr(e, ENOTCONN)) fail(EPIPE);
+        throw e;
+      }
+    }
+    if (deadline === 0) { if (sent) return sent; fail(EAGAIN); }
+    try { await sockWait(sock, deadline); } catch (e) { if (sent && isErr(e, EAGAIN)) return sent; throw e; }
+  }
+}
+
+/** tcp_recvmsg's general loop: MSG_TRUNC, MSG_WAITALL, end of stream, errors, waiting. */
+async function tcpRecvmsgSlow(sock: Socket, msg: MsgHdr, flags: number, got: number): Promise<number> {
+  const want = iovLen(msg.iov);
+  const deadline = sockTimeo(sock, (flags & MSG_DONTWAIT) !== 0, false);
+  const peek = (flags & MSG_PEEK) !== 0;
+  for (;;) {
+    const c = tsk(sock).tcp;
+    if (c.state === TCP_LISTEN) fail(ENOTCONN);
+    if (c.bytesReadable > 0 && want > got) {
+      let n: number;
+      if (flags & MSG_TRUNC) n = c.recv(want - got, { peek }).length; // discarded, not copied
+      else n = c.recvInto(msg.iov, got, want - got, peek);
+      got += n;
+      if (got >= want || peek || !(flags & MSG_WAITALL)) return got;
+      continue;
+    }
+    if (want === 0) return 0;
+    const err = sock.takeError();
+    if (err) { if (got) { sock.err = err; return got; } fail(err); }
+    // An empty queue: end of stream, an error, or wait (no exception on the common path).
+    try {
+      if (c.recvEmpty() === 0) return got;
+    } catch (e) {
+      if (got) return got;
+      throw e;
+    }
+    if (deadline === 0) { if (got) return got; fail(EAGAIN); }
+    try { await sockWait(sock, deadline); } catch (e) { if (got && isErr(e, EAGAIN)) return got; throw e; }
+  }
+}
 
 /**
  * struct tcp_info as Linux 5.x/6.x lays it out up to tcpi_snd_wnd (232 bytes; later kernels append

@@ -44,6 +44,19 @@ export class ByteQueue {
     return this.buf.subarray(s, Math.min(s + len, this.tail));
   }
 
+  /**
+   * Copy up to `n` bytes starting `off` bytes from the head into `dst` at `at`, with no
+   * intermediate array; nothing is removed (drop() does that). Returns the count copied.
+   */
+  copyOut(dst: Uint8Array, at: number, off: number, n: number): number {
+    const s = this.head + off;
+    const len = Math.min(n, this.tail - s, dst.length - at);
+    if (len <= 0) return 0;
+    if (len === 1) dst[at] = this.buf[s]!;
+    else dst.set(this.buf.subarray(s, s + len), at);
+    return len;
+  }
+
   /** Remove and return up to n bytes from the head. */
   read(n: number): Uint8Array {
     const out = this.peek(0, n);

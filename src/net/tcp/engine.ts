@@ -41,6 +41,11 @@ export interface TcpEngineOptions {
   random32?: () => number;
   /** Path MTU towards `remote` (default 1500). */
   mtu?: (local: Uint8Array, remote: Uint8Array) => number;
+  /**
+   * TSO: the largest TCP payload one super-segment towards `remote` may carry (the route's device
+   * segments it), or 0 where the device cannot (default).
+   */
+  gsoMax?: (local: Uint8Array, remote: Uint8Array) => number;
   /** Source address for connect() on an unbound socket; null = unreachable. */
   selectSource?: (remote: Uint8Array) => Uint8Array | null;
   sysctl?: Partial<TcpSysctl>;
@@ -48,9 +53,12 @@ export interface TcpEngineOptions {
   noChecksum?: boolean;
 }
 
+/** Two hex digits per byte value: connection lookup builds a key per segment, keep it cheap. */
+const HEX2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 function addrKey(a: Uint8Array): string {
+  if (a.length === 4) return HEX2[a[0]!]! + HEX2[a[1]!]! + HEX2[a[2]!]! + HEX2[a[3]!]!;
   let s = '';
-  for (let i = 0; i < a.length; i++) s += a[i]!.toString(16).padStart(2, '0');
+  for (let i = 0; i < a.length; i++) s += HEX2[a[i]!]!;
   return s;
 }
 function isAny(a: Uint8Array): boolean { return a.every((b) => b === 0); }
@@ -105,6 +113,7 @@ export class TcpEngine {
   private readonly out: TcpOutput;
   private readonly rnd: () => number;
   private readonly mtuFn: (l: Uint8Array, r: Uint8Array) => number;
+  private readonly gsoMaxFn: ((l: Uint8Array, r: Uint8Array) => number) | undefined;
   private readonly selectSource: ((r: Uint8Array) => Uint8Array | null) | undefined;
   private readonly noChecksum: boolean;
   /** 4-tuple → connection (established hash, incl. SYN-RECEIVED and TIME-WAIT). */
@@ -123,6 +132,7 @@ export class TcpEngine {
     let seed = 0x9e3779b9;
     this.rnd = opts.random32 ?? (() => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return seed >>> 0; });
     this.mtuFn = opts.mtu ?? (() => 1500);
+    this.gsoMaxFn = opts.gsoMax;
     this.selectSource = opts.selectSource;
     this.noChecksum = opts.noChecksum ?? false;
     this.cookieSecret = this.rnd();
@@ -130,7 +140,11 @@ export class TcpEngine {
 
   random32(): number { return this.rnd() >>> 0; }
   mtu(l: Uint8Array, r: Uint8Array): number { return this.mtuFn(l, r); }
-  xmit(src: Uint8Array, dst: Uint8Array, bytes: Uint8Array): void { this.out(src, dst, bytes); }
+  xmit(src: Uint8Array, dst: Uint8Array, bytes: Uint8Array, gsoSize = 0): void {
+    if (gsoSize) this.out(src, dst, bytes, gsoSize); else this.out(src, dst, bytes);
+  }
+  /** TSO payload limit towards `r` (0: one segment per frame). */
+  gsoMax(l: Uint8Array, r: Uint8Array): number { return this.gsoMaxFn ? this.gsoMaxFn(l, r) : 0; }
 
   /** A new unconnected socket (socket(AF_INET, SOCK_STREAM, 0)). */
   socket(): TcpSock { return new TcpSock(this); }

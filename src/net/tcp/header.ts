@@ -123,8 +123,11 @@ export function buildOptions(o: TcpOptions): Uint8Array {
 /** Bytes the options would take (for MSS computations). */
 export function optionsLength(o: TcpOptions): number { return buildOptions(o).length; }
 
-/** Build a segment with a valid checksum for the pseudo-header of src → dst. */
-export function buildTcp(seg: TcpSegment, src: Uint8Array, dst: Uint8Array): Uint8Array {
+/**
+ * Build a segment with a valid checksum for the pseudo-header of src → dst (with `csum` false the
+ * field stays 0: a TSO super-segment, summed per piece by whoever segments it).
+ */
+export function buildTcp(seg: TcpSegment, src: Uint8Array, dst: Uint8Array, csum = true): Uint8Array {
   const opts = buildOptions(seg.options);
   const hlen = TCP_HEADER_LEN + opts.length;
   const b = new Uint8Array(hlen + seg.payload.length);
@@ -135,7 +138,7 @@ export function buildTcp(seg: TcpSegment, src: Uint8Array, dst: Uint8Array): Uin
   dv.setUint16(14, seg.window & 0xffff); dv.setUint16(18, seg.urgent & 0xffff);
   b.set(opts, TCP_HEADER_LEN);
   b.set(seg.payload, hlen);
-  dv.setUint16(16, tcpChecksum(b, src, dst));
+  if (csum) dv.setUint16(16, tcpChecksum(b, src, dst));
   return b;
 }
 

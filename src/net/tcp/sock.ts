@@ -287,6 +287,36 @@ export class TcpSock {
     return out;
   }
 
+  /**
+   * recv() straight into the caller's buffers: copies up to `max` bytes into `iov` from byte
+   * offset `skip` on, with no intermediate array. Only when bytesReadable > 0.
+   */
+  recvInto(iov: readonly Uint8Array[], skip: number, max: number, peek: boolean): number {
+    let got = 0;
+    for (const v of iov) {
+      if (got >= max) break;
+      if (skip >= v.length) { skip -= v.length; continue; }
+      const n = this.rcvQueue.copyOut(v, skip, got, Math.min(max - got, v.length - skip));
+      skip = 0;
+      if (n === 0) break;
+      got += n;
+    }
+    if (!peek && got) { this.rcvQueue.drop(got); this.rcvSpaceAdjust(got); this.cleanupRbuf(); }
+    return got;
+  }
+
+  /**
+   * What recv() would do on an empty receive queue, without the exception: 0 for end of stream,
+   * -1 when the caller would wait; throws the pending error (once) or ENOTCONN as recv() does.
+   */
+  recvEmpty(): number {
+    if (this.state === TCP_LISTEN) fail(ENOTCONN);
+    if (this.err) { const e = this.err; this.err = 0; fail(e); }
+    if (this.finReceived || (this.shutdownMask & RCV_SHUTDOWN)) return 0;
+    if (this.state === TCP_CLOSE) { if (!this.remoteAddr) fail(ENOTCONN); return 0; }
+    return -1;
+  }
+
   get bytesReadable(): number { return this.rcvQueue.length; }
   get bytesUnsent(): number { return this.sndQueue.length; }
 
@@ -800,7 +830,8 @@ export class TcpSock {
       if (limited) this.cc.congAvoid(this.ccView(), acked);
       this.cwnd = Math.min(this.cwnd, 65535);
     }
-    if (this.sackOk) this.markLostFromSack();
+    // Only SACKed segments can mark others lost: skip the scan of the whole queue without them.
+    if (this.sackOk && this.sackedOut > 0) this.markLostFromSack();
     this.updateSndBufAuto();
     if (this.packetsOut > 0) this.armRto(); else { this.rtxTimer.cancel(); this.checkProbeTimer(); }
     this.wake();
@@ -979,20 +1010,29 @@ export class TcpSock {
       if (skip >= d.length) { d = new Uint8Array(0); break; }
       d = d.subarray(skip); s = qEnd;
     }
-    if (d.length || (fin && !data.length)) pieces.push({ seq: s, data: d, fin });
-    else if (fin && pieces.length === 0) {
-      // FIN on a fully duplicated segment: remember it on the entry that ends where it ends.
-      const endSeq = seqAdd(seq, data.length);
-      const q = this.oooQueue.find((x) => seqAdd(x.seq, x.data.length) === endSeq);
-      if (q) q.fin = true;
-    } else if (fin) pieces[pieces.length - 1]!.fin = pieces[pieces.length - 1]!.seq === s ? true : false;
+    if (d.length) pieces.push({ seq: s, data: d, fin: false });
     for (const p of pieces) {
-      if (!p.data.length && !p.fin) continue;
       let i = 0;
       while (i < this.oooQueue.length && seqBefore(this.oooQueue[i]!.seq, p.seq)) i++;
-      this.oooQueue.splice(i, 0, { seq: p.seq, data: p.data.slice(), fin: p.fin });
+      this.oooQueue.splice(i, 0, { seq: p.seq, data: p.data.slice(), fin: false });
       this.oooBytes += p.data.length;
     }
+    // The FIN occupies the sequence number after the segment's last byte (RFC 9293 §3.4), not
+    // the end of whichever new piece the overlap left: mark the entry ending there, or queue a
+    // bare FIN at that number. Queued data reaching past it contradicts the FIN; drop the FIN
+    // then and let the peer's retransmission settle it.
+    if (!fin) return;
+    const endSeq = seqAdd(seq, data.length);
+    let i = 0;
+    for (; i < this.oooQueue.length; i++) {
+      const q = this.oooQueue[i]!;
+      const qEnd = seqAdd(q.seq, q.data.length);
+      if (qEnd === endSeq && q.data.length) { q.fin = true; return; }
+      if (seqBefore(q.seq, endSeq) && seqAfter(qEnd, endSeq)) return;
+      if (seqAfterEq(q.seq, endSeq)) break;
+    }
+    if (i < this.oooQueue.length && this.oooQueue[i]!.seq === endSeq && !this.oooQueue[i]!.data.length) { this.oooQueue[i]!.fin = true; return; }
+    this.oooQueue.splice(i, 0, { seq: endSeq, data: new Uint8Array(0), fin: true });
   }
 
   private drainOoo(): void {
@@ -1139,6 +1179,12 @@ export class TcpSock {
       }
     }
     const mss = this.mssCache;
+    // TSO: full-sized new segments are sent together as one super-segment of up to `gsoSegs`
+    // segments when the route's device cuts it up itself (asked lazily: the 1-byte
+    // request/response path never needs it). Each keeps its own rtx-queue entry, so ACK, SACK and
+    // loss accounting and retransmission stay per MSS-sized segment.
+    let gsoSegs = -1;
+    let batch: Skb[] | null = null;
     for (;;) {
       const unsent = this.sndQueueUnsent();
       if (unsent <= 0 && !(this.finQueued && !this.finSent)) break;
@@ -1167,9 +1213,55 @@ export class TcpSock {
       this.rtxQueue.push(skb); this.packetsOut++;
       this.sndNxt = skb.end;
       if (len < mss) this.sndSml = skb.end;
-      this.transmitSkb(skb);
       if (!this.rtxTimer.pending || this.rtxQueue.length === 1) this.armRto();
+      if (!fin && len === mss) {
+        if (gsoSegs < 0) gsoSegs = this.gsoSegs(mss);
+        if (gsoSegs > 1) {
+          (batch ??= []).push(skb);
+          if (batch.length >= gsoSegs) { this.transmitBatch(batch); batch = null; }
+          continue;
+        }
+      }
+      if (batch) { this.transmitBatch(batch); batch = null; }
+      this.transmitSkb(skb);
     }
+    if (batch) this.transmitBatch(batch);
+  }
+
+  /** How many `mss` segments one TSO super-segment may carry on this connection's route (1: no TSO). */
+  private gsoSegs(mss: number): number {
+    if (!this.localAddr || !this.remoteAddr || mss <= 0) return 1;
+    // Asked once per connection: should the route later move to a device without TSO, the link
+    // layer segments in software, so a stale answer costs speed, never correctness.
+    if (this.gsoMaxCache < 0) this.gsoMaxCache = this.engine.gsoMax(this.localAddr, this.remoteAddr);
+    const max = this.gsoMaxCache;
+    return max > mss ? Math.floor(max / mss) : 1;
+  }
+  private gsoMaxCache = -1;
+
+  /**
+   * Send consecutive new full-sized segments as one TSO super-segment (tcp_tso_segs' effect): one
+   * header with the first one's sequence number; the device repeats the header per gso_size bytes
+   * of payload, advancing the sequence number and keeping PSH for the last piece only.
+   */
+  private transmitBatch(b: Skb[]): void {
+    if (b.length === 1) { this.transmitSkb(b[0]!); return; }
+    const first = b[0]!, last = b[b.length - 1]!;
+    const mss = seqDiff(first.end, first.seq);
+    const dataLen = seqDiff(last.end, first.seq);
+    const payload = this.sndQueue.view(seqDiff(first.seq, this.sndQueueSeq), dataLen);
+    let flags = TCP_FLAG_ACK;
+    if (last.end === seqAdd(this.sndQueueSeq, this.sndQueue.length)) flags |= TCP_FLAG_PSH;
+    const now = this.now();
+    for (const s of b) s.sentNs = now;
+    const seg: TcpSegment = {
+      srcPort: this.localPort, dstPort: this.remotePort, seq: first.seq, ack: this.rcvNxt,
+      flags, window: this.selectWindow(), urgent: 0, options: this.dataOptions(), payload,
+    };
+    this.segsOut += b.length;
+    // No checksum: whoever cuts the super-segment up (the host, or software GSO) sums each piece.
+    this.engine.xmit(this.localAddr!, this.remoteAddr!, buildTcp(seg, this.localAddr!, this.remoteAddr!, false), mss);
+    this.ackSent();
   }
 
   /** Build and send the segment an skb describes (first transmission or retransmission). */

@@ -6,7 +6,9 @@
  *    (src/kernel/ktime) maps onto it as
  *      { nowNs: () => clock.monotonicNs(), setTimer: (t, fn) => { const k = clock.addTimer(t, fn, true); return () => k.cancel(); } }
  *  - TcpOutput: how a segment leaves; (src, dst, bytes) with 4- or 16-byte addresses and a
- *    complete TCP segment (header + options + payload, checksum filled in).
+ *    complete TCP segment (header + options + payload, checksum filled in). With `gsoSize` the
+ *    segment is a TSO super-segment: its payload is several segments of gsoSize bytes (the last
+ *    may be shorter), for a device that cuts it up (or the link layer's software GSO).
  *  - TcpSysctl: the net.ipv4.tcp_* knobs that matter here, with Linux defaults.
  *
  * States are numbered as Linux numbers them (include/net/tcp_states.h) so TCP_INFO and
@@ -20,7 +22,7 @@ export interface TcpClock {
   setTimer(expiresNs: number, fn: () => void): () => void;
 }
 
-export type TcpOutput = (src: Uint8Array, dst: Uint8Array, segment: Uint8Array) => void;
+export type TcpOutput = (src: Uint8Array, dst: Uint8Array, segment: Uint8Array, gsoSize?: number) => void;
 
 export const TCP_ESTABLISHED = 1, TCP_SYN_SENT = 2, TCP_SYN_RECV = 3, TCP_FIN_WAIT1 = 4,
   TCP_FIN_WAIT2 = 5, TCP_TIME_WAIT = 6, TCP_CLOSE = 7, TCP_CLOSE_WAIT = 8, TCP_LAST_ACK = 9,
