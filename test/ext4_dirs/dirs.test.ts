@@ -43,7 +43,14 @@ async function withLoop<T>(img: string, fn: (mnt: string) => Promise<T> | T): Pr
   sh('mount', ['-o', 'loop', img, mnt]);
   mounts.push(mnt);
   try { return await fn(mnt); } finally {
-    spawnSync('umount', [mnt]);
+    // A busy umount (EBUSY for a moment on a loaded machine) would leave the image with its
+    // journal unwritten, and the checks below would read a stale image: retry, then fail loudly.
+    let st = spawnSync('umount', [mnt]).status;
+    for (let i = 0; st !== 0 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      st = spawnSync('umount', [mnt]).status;
+    }
+    if (st !== 0) throw new Error(`umount ${mnt}: still mounted after retries`);
     mounts.splice(mounts.indexOf(mnt), 1);
   }
 }
