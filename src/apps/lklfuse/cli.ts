@@ -47,8 +47,9 @@ FUSE options:
                            in its page cache and sends it in large writes; fsync, close and
                            unmount still reach the image. -o no_writeback_cache turns it off
 
-lklfuse must run as root: it mounts /dev/fuse with mount(8). Unmount with umount MOUNTPOINT,
-fusermount3 -u MOUNTPOINT, or by sending lklfuse SIGINT or SIGTERM.
+As root, lklfuse mounts /dev/fuse with mount(8); as any other user, through the setuid
+fusermount3 (fuse3), with python3 passing on the descriptor. Unmount with umount MOUNTPOINT
+(root), fusermount3 -u MOUNTPOINT, or by sending lklfuse SIGINT or SIGTERM.
 `;
 
 export interface LklfuseOptions {

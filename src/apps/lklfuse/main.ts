@@ -14,6 +14,10 @@
  *   5. mount /dev/fuse on MOUNTPOINT on the host and serve requests until the host unmounts it
  *      (umount, fusermount3 -u) or SIGINT/SIGTERM/SIGHUP arrive (we then detach the mount ourselves);
  *   6. close what the host left open, unmount our kernel's filesystem, sync, halt, exit 0.
+ * Not root, the order changes (fusermount.ts): the mount point and image are checked, then
+ * fusermount3 mounts first and a python3 helper execs a new lklfuse holding the descriptor
+ * (LKLFUSE_FUSE_FD), which is the daemon (or the foreground process we wait for) and does 2-6,
+ * skipping mount(8) and unmounting with fusermount3; a failure before serving unmounts.
  * Kernel messages go to log=FILE when given, nowhere otherwise. Errors are one line,
  * "lklfuse: ...", exit status 1 (2 for a held lock).
  */
@@ -28,6 +32,7 @@ import { errnoName } from '../../uapi/errno.js';
 import { parseArgs, USAGE, VERSION, UsageError, type LklfuseOptions } from './cli.js';
 import { FuseFs } from './ops.js';
 import { FuseSession, fuseMount, fuseUnmount, run } from './session.js';
+import { FUSE_FD_ENV, fusermountCommand, fusermountUnmount } from './fusermount.js';
 
 export interface LklfuseIo { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }
 
@@ -60,10 +65,15 @@ export async function lklfuseMain(argv: string[], io: LklfuseIo = process): Prom
   // The daemon's side channel to the parent waiting for it (see daemonize()).
   const readyFd = process.env.LKLFUSE_READY_FD ? Number(process.env.LKLFUSE_READY_FD) : null;
   delete process.env.LKLFUSE_READY_FD;
-  if (!o.foreground && readyFd === null) return daemonize(argv, say);
+  // The /dev/fuse descriptor fusermount3 mounted for us (see fusermount.ts), already open.
+  const fuseFd = process.env[FUSE_FD_ENV] ? Number(process.env[FUSE_FD_ENV]) : null;
+  delete process.env[FUSE_FD_ENV];
+  const unprivileged = fuseFd === null && process.getuid?.() !== 0;
+  if (unprivileged) return viaFusermount(argv, o, say, readyFd);
+  if (!o.foreground && readyFd === null) return daemonize(process.execPath, [ENTRY, ...argv, '-f'], say);
   const report = readyFd === null ? say : (m: string) => { try { fs.writeSync(readyFd, `lklfuse: ${m}\n`); } catch { /* parent gone */ } };
   try {
-    return await serve(o, report, () => {
+    return await serve(o, fuseFd, report, () => {
       if (readyFd !== null) { try { fs.writeSync(readyFd, 'READY\n'); fs.closeSync(readyFd); } catch { /* parent gone */ } }
     });
   } catch (e) {
@@ -73,10 +83,59 @@ export async function lklfuseMain(argv: string[], io: LklfuseIo = process): Prom
   }
 }
 
+const ENTRY = fileURLToPath(new URL('../lklfuse.js', import.meta.url));
+
+/**
+ * Not root: fusermount3 mounts, and a python3 helper hands its descriptor to a new lklfuse
+ * (fusermount.ts). What can be checked before mounting is checked here, so that a bad mount point
+ * or image leaves nothing mounted; a write-protected image turns into `-o ro` for the new process.
+ * Unless -f, the new process is the daemon and we wait for its READY as daemonize() does;
+ * with -f we wait for it to end, passing signals on, and exit with its status.
+ */
+async function viaFusermount(argv: string[], o: LklfuseOptions, say: (m: string) => void, readyFd: number | null): Promise<number> {
+  const report = readyFd === null ? say : (m: string) => { try { fs.writeSync(readyFd, `lklfuse: ${m}\n`); } catch { /* parent gone */ } };
+  let readOnly = o.ro;
+  try {
+    checkMountpoint(o);
+    readOnly = checkImage(o, report);
+  } catch (e) {
+    if (e instanceof Fatal) { report(e.message); return e.status; }
+    throw e;
+  }
+  const args = [ENTRY, ...argv, ...(readOnly && !o.ro ? ['-o', 'ro'] : [])];
+  const spec = {
+    mountpoint: o.mountpoint, source: o.fsname ?? o.image, readOnly,
+    allowOther: o.allowOther, defaultPermissions: o.defaultPermissions,
+  };
+  const daemon = !o.foreground && readyFd === null;
+  let c: { cmd: string; args: string[] };
+  try {
+    c = fusermountCommand(spec, daemon || readyFd !== null ? 3 : 2, [process.execPath, ...args, ...(daemon ? ['-f'] : [])]);
+  } catch (e) { report(`cannot mount on '${o.mountpoint}': ${(e as Error).message}`); return 1; }
+  if (daemon) return daemonize(c.cmd, c.args, say);
+  // Foreground: the helper (then lklfuse) shares our stdio, and the daemon's pipe if we have one.
+  const stdio: ('inherit' | number)[] = ['inherit', 'inherit', 'inherit'];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (readyFd !== null) { stdio[3] = readyFd; env.LKLFUSE_READY_FD = '3'; }
+  const child = spawn(c.cmd, c.args, { stdio, env });
+  const pass = (s: NodeJS.Signals) => { child.kill(s); };
+  process.on('SIGINT', pass); process.on('SIGTERM', pass); process.on('SIGHUP', pass);
+  return new Promise<number>((resolve) => {
+    child.on('error', (e) => { report(`cannot start ${c.cmd}: ${e.message}`); resolve(1); });
+    child.on('exit', (code, sig) => {
+      process.off('SIGINT', pass); process.off('SIGTERM', pass); process.off('SIGHUP', pass);
+      resolve(code ?? 128 + (sig ? osSignal(sig) : 0));
+    });
+  });
+}
+
+function osSignal(s: NodeJS.Signals): number {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 } as Record<string, number>)[s] ?? 0;
+}
+
 /** fuse_daemonize: the foreground copy runs detached; we wait for READY or its failure. */
-async function daemonize(argv: string[], say: (m: string) => void): Promise<number> {
-  const entry = fileURLToPath(new URL('../lklfuse.js', import.meta.url));
-  const child = spawn(process.execPath, [entry, ...argv, '-f'], {
+async function daemonize(cmd: string, args: string[], say: (m: string) => void): Promise<number> {
+  const child = spawn(cmd, args, {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
     env: { ...process.env, LKLFUSE_READY_FD: '3' },
@@ -95,11 +154,11 @@ async function daemonize(argv: string[], say: (m: string) => void): Promise<numb
         resolve(0);
       }
     });
-    child.on('exit', (code) => {
+    child.on('exit', (code, sig) => {
       if (settled) return;
       settled = true;
       if (text) process.stderr.write(text);
-      else if (code !== 0) say(`exited with status ${code}`);
+      else if (code !== 0) say(code === null ? `killed by ${sig}` : `exited with status ${code}`);
       resolve(code ?? 1);
     });
     child.on('error', (e) => { if (!settled) { settled = true; say(`cannot start: ${e.message}`); resolve(1); } });
@@ -123,26 +182,18 @@ async function takeLock(file: string): Promise<ChildProcess> {
   });
 }
 
-async function serve(o: LklfuseOptions, say: (m: string) => void, ready: () => void): Promise<number> {
-  // The mount point: a directory we can mount on.
+/** The mount point: a directory we can mount on. */
+function checkMountpoint(o: LklfuseOptions): void {
   try {
     if (!fs.statSync(o.mountpoint).isDirectory()) throw new Fatal(`bad mount point '${o.mountpoint}': ${strerror(20)}`);
   } catch (e) {
     if (e instanceof Fatal) throw e;
     throw new Fatal(`bad mount point '${o.mountpoint}': ${why(e)}`);
   }
-  let lock: ChildProcess | null = null;
-  if (o.lock !== null) lock = await takeLock(o.lock);
-  const releaseLock = () => { if (lock) { lock.stdin!.end(); lock = null; } };
-  try {
-    return await serveLocked(o, say, ready);
-  } finally {
-    releaseLock();
-  }
 }
 
-async function serveLocked(o: LklfuseOptions, say: (m: string) => void, ready: () => void): Promise<number> {
-  // The image, read-write unless ro; write protection makes it read-only (mount(8) does the same).
+/** The image, read-write unless ro; write protection makes it read-only (mount(8) does the same). */
+function checkImage(o: LklfuseOptions, say: (m: string) => void): boolean {
   let readOnly = o.ro;
   try {
     const st = fs.statSync(o.image);
@@ -157,6 +208,38 @@ async function serveLocked(o: LklfuseOptions, say: (m: string) => void, ready: (
       try { fs.closeSync(fs.openSync(o.image, 'r')); } catch (e2) { throw new Fatal(`cannot open '${o.image}': ${why(e2)}`); }
     } else throw new Fatal(`cannot open '${o.image}': ${why(e)}`);
   }
+  return readOnly;
+}
+
+/**
+ * Serve until unmounted. `fuseFd` is a /dev/fuse descriptor fusermount3 has mounted already
+ * (unprivileged), or null to open and mount one with mount(8) (root).
+ */
+async function serve(o: LklfuseOptions, fuseFd: number | null, say: (m: string) => void, ready: () => void): Promise<number> {
+  // With fusermount3 the host mount exists already: whatever fails before serving must remove it.
+  let serving = false;
+  try {
+    // Not when fusermount3 has mounted already: a stat of the mount point would wait for our own answer.
+    if (fuseFd === null) checkMountpoint(o);
+    let lock: ChildProcess | null = null;
+    if (o.lock !== null) lock = await takeLock(o.lock);
+    const releaseLock = () => { if (lock) { lock.stdin!.end(); lock = null; } };
+    try {
+      return await serveLocked(o, fuseFd, say, ready, () => { serving = true; });
+    } finally {
+      releaseLock();
+    }
+  } finally {
+    if (fuseFd !== null && !serving) {
+      try { fs.closeSync(fuseFd); } catch { /* closed */ }
+      await fusermountUnmount(o.mountpoint, true);
+    }
+  }
+}
+
+async function serveLocked(o: LklfuseOptions, fuseFd: number | null, say: (m: string) => void, ready: () => void,
+  started: () => void): Promise<number> {
+  let readOnly = checkImage(o, say);
 
   let logFd: number | null = null;
   if (o.log !== null) {
@@ -199,14 +282,19 @@ async function serveLocked(o: LklfuseOptions, say: (m: string) => void, ready: (
 
     const fsys = new FuseFs({ root: mnt, uid: o.uid, gid: o.gid, timeout: 1 });
     let fd: number;
-    try {
-      fd = await fuseMount({
-        source: o.fsname ?? o.image, mountpoint: o.mountpoint, readOnly,
-        allowOther: o.allowOther, defaultPermissions: o.defaultPermissions,
-      });
-    } catch (e) {
-      throw new Fatal(`cannot mount on '${o.mountpoint}': ${why(e)}${process.getuid?.() === 0 ? '' : ' (lklfuse mounts as root only)'}`);
+    if (fuseFd !== null) fd = fuseFd;
+    else {
+      try {
+        fd = await fuseMount({
+          source: o.fsname ?? o.image, mountpoint: o.mountpoint, readOnly,
+          allowOther: o.allowOther, defaultPermissions: o.defaultPermissions,
+        });
+      } catch (e) {
+        throw new Fatal(`cannot mount on '${o.mountpoint}': ${why(e)}`);
+      }
     }
+    // A mount made by fusermount3 is taken down by fusermount3: umount(8) is for root only.
+    const unmountHost = () => fuseFd !== null ? fusermountUnmount(o.mountpoint, true).then(() => {}) : fuseUnmount(o.mountpoint);
     const debug = o.debug ? (l: string) => { process.stderr.write(`${l}\n`); } : null;
     const session = new FuseSession(fd, fsys, () => k.task(), {
       readers: o.single ? 1 : 4, tasks: o.single ? 1 : 16, debug, onEnd: () => {},
@@ -219,7 +307,7 @@ async function serveLocked(o: LklfuseOptions, say: (m: string) => void, ready: (
       stopping = true;
       debug?.(`${sig}: unmounting ${o.mountpoint}`);
       void (async () => {
-        await fuseUnmount(o.mountpoint);
+        await unmountHost();
         // A busy mount stays attached to its open files; give them a moment, then abort the connection.
         const t = setTimeout(() => { void abortConnection(conn); }, 3000);
         await session.done;
@@ -229,6 +317,7 @@ async function serveLocked(o: LklfuseOptions, say: (m: string) => void, ready: (
     const onSig = (s: NodeJS.Signals) => stop(s);
     process.on('SIGINT', onSig); process.on('SIGTERM', onSig); process.on('SIGHUP', onSig);
     session.start();
+    started();
     // The FUSE connection's number (/sys/fs/fuse/connections/N) is the minor of the mount's st_dev;
     // the stat is answered by the session, which is why it comes after start().
     try { const d = (await fs.promises.stat(o.mountpoint)).dev; conn = (d & 0xff) | ((d >>> 12) & 0xfff00); } catch { /* unknown */ }
@@ -238,9 +327,9 @@ async function serveLocked(o: LklfuseOptions, say: (m: string) => void, ready: (
     await session.quiesce();
     await fsys.closeAll(k);
     await session.exitTasks();
-    try { fs.closeSync(fd); } catch { /* already gone */ }
+    if (!session.fdClosed) { try { fs.closeSync(fd); } catch { /* already gone */ } }
     let status = 0;
-    if (session.initError !== null) { say(session.initError); status = 1; await fuseUnmount(o.mountpoint); }
+    if (session.initError !== null) { say(session.initError); status = 1; await unmountHost(); }
     try { await k.umountDev(id, { part: o.part, timeoutMs: 2000 }); mnt = null; } catch (e) { say(`cannot unmount the image: ${why(e)}`); status = 1; }
     await k.sys.sync();
     return status;

@@ -28,7 +28,7 @@ import {
   Op, type InHeader, type FuseAttr, view, u64, setU64, putEntry, putAttr, cstrings,
   IN_HEADER_SIZE, ENTRY_OUT_SIZE, ATTR_OUT_SIZE, OPEN_OUT_SIZE, KSTATFS_SIZE, DIRENT_HEADER_SIZE,
   FUSE_ROOT_ID, FATTR_MODE, FATTR_UID, FATTR_GID, FATTR_SIZE, FATTR_ATIME, FATTR_MTIME, FATTR_FH,
-  FATTR_ATIME_NOW, FATTR_MTIME_NOW, FUSE_GETATTR_FH, FUSE_FSYNC_FDATASYNC,
+  FATTR_ATIME_NOW, FATTR_MTIME_NOW, FUSE_GETATTR_FH, FUSE_FSYNC_FDATASYNC, FOPEN_KEEP_CACHE,
 } from './proto.js';
 
 /** A failed request: its errno goes back in the out header. */
@@ -243,7 +243,7 @@ export class FuseFs {
         const flags = this.cacheFlags(v.getUint32(A, true) & ~(O_CREAT | O_EXCL | O_NOCTTY));
         const fd = ok(await sys.openat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), flags, 0));
         this.open.add(fd);
-        return openOut(fd);
+        return openOut(fd, FOPEN_KEEP_CACHE);
       }
       case Op.CREATE: {
         const flags = v.getUint32(A, true), mode = v.getUint32(A + 4, true);
@@ -254,7 +254,7 @@ export class FuseFs {
         let e: Uint8Array;
         try { e = await this.entry(t, p); } catch (err) { this.open.delete(fd); await sys.close(fd); throw err; }
         const out = new Uint8Array(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
-        out.set(e); out.set(openOut(fd), ENTRY_OUT_SIZE);
+        out.set(e); out.set(openOut(fd, FOPEN_KEEP_CACHE), ENTRY_OUT_SIZE);
         return out;
       }
       case Op.READ: {
@@ -479,9 +479,16 @@ export class FuseFs {
   }
 }
 
-function openOut(fh: number): Uint8Array {
+/**
+ * fuse_open_out. FOPEN_KEEP_CACHE for files: the image changes only through this mount, so the
+ * host's page cache stays valid across opens (a change of mtime or size still drops it, through
+ * FUSE_AUTO_INVAL_DATA).
+ */
+function openOut(fh: number, openFlags = 0): Uint8Array {
   const out = new Uint8Array(OPEN_OUT_SIZE);
-  setU64(view(out), 0, fh);
+  const v = view(out);
+  setU64(v, 0, fh);
+  v.setUint32(8, openFlags, true);
   return out;
 }
 

@@ -23,6 +23,8 @@ export const ATTR_SIZE = 88;
 export const ENTRY_OUT_SIZE = 128;
 export const ATTR_OUT_SIZE = 104;
 export const OPEN_OUT_SIZE = 16;
+/* fuse_open_out.open_flags */
+export const FOPEN_KEEP_CACHE = 1 << 1;
 export const INIT_OUT_SIZE = 64;
 export const KSTATFS_SIZE = 80;
 export const DIRENT_HEADER_SIZE = 24;

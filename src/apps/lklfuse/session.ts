@@ -5,10 +5,10 @@
  *   mount("lklfuse", MOUNTPOINT, "fuse.lklfuse", flags, "fd=N,rootmode=40000,user_id=U,group_id=G")
  * Node has no mount(2), so the descriptor is handed to mount(8) as its fd 3 (spawn's stdio array)
  * and mount(8) makes the call: `mount -i -t fuse.lklfuse -o fd=3,... lklfuse MOUNTPOINT`. That takes
- * CAP_SYS_ADMIN (root). An unprivileged user would need fusermount3, which opens /dev/fuse itself
- * and passes the descriptor back over a unix socket with SCM_RIGHTS, which Node cannot receive
- * without a native addon: so lklfuse mounts as root only, and says so. Unmounting works both ways
- * (`umount MOUNTPOINT`, `fusermount3 -u MOUNTPOINT`).
+ * CAP_SYS_ADMIN (root). Other users mount through fusermount3, which opens /dev/fuse itself and
+ * passes the descriptor back over a unix socket with SCM_RIGHTS; Node cannot receive that, so a
+ * python3 helper does and execs lklfuse with it (fusermount.ts); the session below is the same.
+ * Unmounting works both ways (`umount MOUNTPOINT` as root, `fusermount3 -u MOUNTPOINT`).
  *
  * Reading. A read of /dev/fuse blocks until a request arrives, and fs.read runs it on a libuv
  * threadpool thread, so each outstanding read holds one thread: lklfuse keeps `readers` reads in
@@ -19,6 +19,7 @@
  * retried; ENOENT means the request was aborted before we read it.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { spawn } from 'node:child_process';
 import {
   parseInHeader, reply, replyError, view, Op, OP_NAMES, IN_HEADER_SIZE, INIT_OUT_SIZE,
@@ -111,11 +112,61 @@ export class FuseSession {
   constructor(private readonly fd: number, private readonly fsys: FuseFs,
     private readonly newTask: () => KernelTask, private readonly o: SessionOptions) {}
 
-  start(): void { for (let i = 0; i < this.o.readers; i++) this.readLoop(); }
+  /** The event-loop reader (pollReader), when in use. */
+  private pollSock: net.Socket | null = null;
+  /** The session closed the /dev/fuse descriptor itself (the owner must not close it again). */
+  fdClosed = false;
+
+  start(): void {
+    if (this.pollReader()) return;
+    for (let i = 0; i < this.o.readers; i++) this.readLoop();
+  }
+
+  /**
+   * Requests read in the event loop itself: the descriptor is watched by epoll through Node's pipe
+   * handle (net.Socket refuses a character device; the pipe_wrap binding takes any pollable fd),
+   * and each readable event reads one request into a buffer of max_write and then some, as
+   * /dev/fuse requires. A request then costs no thread-pool round trip, which was most of a small
+   * read's latency. Returns false where the binding is missing (the thread-pool readers are used).
+   */
+  private pollReader(): boolean {
+    let b: { Pipe: new (type: number) => { open(fd: number): number }; constants: { SOCKET: number } };
+    try {
+      b = (process as unknown as { binding(n: string): typeof b }).binding('pipe_wrap');
+      if (typeof b.Pipe !== 'function') return false;
+    } catch { return false; }
+    const handle = new b.Pipe(b.constants.SOCKET);
+    if (handle.open(this.fd) !== 0) return false;
+    const buf = Buffer.allocUnsafe(BUFSIZE);
+    const sock = new net.Socket({
+      handle, readable: true, writable: false,
+      onread: {
+        buffer: buf,
+        callback: (n: number) => {
+          // Copied out: the buffer takes the next request as soon as this returns.
+          const req = new Uint8Array(n);
+          req.set(buf.subarray(0, n));
+          this.dispatch(req);
+          return true;
+        },
+      },
+    } as unknown as net.SocketConstructorOpts);
+    const stop = (e?: NodeJS.ErrnoException): void => {
+      // ENODEV: unmounted; anything else ends the session too (after saying so with -d).
+      if (e && !ENODEV_CODES.has(e.code ?? '')) this.o.debug?.(`read /dev/fuse: ${e.message}`);
+      this.end();
+    };
+    sock.on('error', stop);
+    sock.on('end', () => stop());
+    this.pollSock = sock;
+    return true;
+  }
 
   private end(): void {
     if (this.ended) return;
     this.ended = true;
+    // The pipe handle owns the descriptor: closing it closes the fd (see fdClosed).
+    if (this.pollSock) { this.pollSock.destroy(); this.fdClosed = true; }
     this.o.onEnd();
     this.endResolve();
   }
