@@ -32,7 +32,18 @@ import {
 } from './proto.js';
 
 /** A failed request: its errno goes back in the out header. */
-export class FuseError extends Error { constructor(readonly errno: number) { super(`errno ${errno}`); } }
+/**
+ * An error reply. Made without a stack trace: most are ordinary answers (ENOENT for a lookup,
+ * ENODATA for the security.capability the host asks about before every write), and capturing a
+ * trace cost more than answering.
+ */
+export class FuseError extends Error {
+  constructor(readonly errno: number) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try { super(`errno ${errno}`); } finally { Error.stackTraceLimit = limit; }
+  }
+}
 
 /** What one request produces: reply bytes (body only), an errno, or nothing (FORGET...). */
 export type OpResult = Uint8Array | null | 'noreply';
