@@ -41,7 +41,7 @@ import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { median, table } from './harness.js';
+import { median, table, preadFull } from './harness.js';
 import { pickFiles } from './fs2tar.js';
 
 const RECIPE = 'v1 cptofs bench: fs2tar pickFiles, stride sample to --size, GNU tar copy; tar --format=posix';
@@ -262,12 +262,7 @@ interface E2Promises {
 class FileDisk {
   constructor(private fd: number) {}
   async read(buf: Uint8Array, off: number, len: number, pos: number): Promise<{ bytesRead: number; buffer: Uint8Array }> {
-    let done = 0;
-    while (done < len) {
-      const n = fs.readSync(this.fd, buf, off + done, len - done, pos + done);
-      if (n === 0) { buf.fill(0, off + done, off + len); break; }
-      done += n;
-    }
+    preadFull(this.fd, buf, off, len, pos);
     return { bytesRead: len, buffer: buf };
   }
   async write(buf: Uint8Array, off: number, len: number, pos: number): Promise<{ bytesWritten: number; buffer: Uint8Array }> {

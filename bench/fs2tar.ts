@@ -39,7 +39,7 @@ import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { median, table } from './harness.js';
+import { median, table, preadFull } from './harness.js';
 
 const RECIPE = 'v2 mkfs.ext4 defaults; stride sample of include,share,lib; GNU tar --xattrs copy';
 const BYTE_BUDGET = 1 << 30;
@@ -370,12 +370,7 @@ class OverlayFileDisk {
   private over = new Map<number, Uint8Array>();
   constructor(private fd: number) {}
   async read(buf: Uint8Array, off: number, len: number, pos: number): Promise<{ bytesRead: number; buffer: Uint8Array }> {
-    let done = 0;
-    while (done < len) {
-      const n = fs.readSync(this.fd, buf, off + done, len - done, pos + done);
-      if (n === 0) { buf.fill(0, off + done, off + len); break; }
-      done += n;
-    }
+    preadFull(this.fd, buf, off, len, pos);
     if (this.over.size > 0) {
       for (let s = Math.floor(pos / 512); s * 512 < pos + len; s++) {
         const d = this.over.get(s);

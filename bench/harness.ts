@@ -13,6 +13,8 @@
  * includes the microtask hop each `await` costs, which is part of what a syscall costs here.
  */
 
+import * as fs from 'node:fs';
+
 export interface Measure {
   /** Median round, nanoseconds per operation. */
   nsPerOp: number;
@@ -109,4 +111,14 @@ export function table(header: string[], rows: string[][], align: ('l' | 'r')[] =
   const pad = (c: string, i: number) => (align[i] === 'r' ? c.padStart(w[i]!) : c.padEnd(w[i]!));
   const line = (cells: string[]) => cells.map(pad).join(' | ').trimEnd();
   return [line(header), w.map((n) => '-'.repeat(n)).join('-+-'), ...rows.map(line)].join('\n');
+}
+
+/** Read `len` bytes at `pos` of the file into buf[off..]; past the end of the file, zeros (a disk image's tail). */
+export function preadFull(fd: number, buf: Uint8Array, off: number, len: number, pos: number): void {
+  let done = 0;
+  while (done < len) {
+    const n = fs.readSync(fd, buf, off + done, len - done, pos + done);
+    if (n === 0) { buf.fill(0, off + done, off + len); break; }
+    done += n;
+  }
 }

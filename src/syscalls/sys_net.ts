@@ -21,12 +21,13 @@ import {
 import { O_NONBLOCK, O_CLOEXEC } from '../uapi/fcntl.js';
 import { CAP_SETUID, CAP_SETGID } from '../uapi/misc.js';
 import {
-  SOCK_TYPE_MASK, SOCK_NONBLOCK, SOCK_CLOEXEC, SOL_SOCKET, SOMAXCONN, SCM_RIGHTS, SCM_CREDENTIALS,
+  SOCK_TYPE_MASK, SOCK_NONBLOCK, SOCK_CLOEXEC, SOL_SOCKET, SCM_RIGHTS, SCM_CREDENTIALS,
   SCM_MAX_FD, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_DONTWAIT, MSG_WAITFORONE, AF_UNIX, UIO_MAXIOV,
   CMSGHDR_SIZE, CMSG_SPACE, CMSG_ALIGN, UCRED_SIZE, TIMEVAL_SIZE,
 } from '../uapi/socket.js';
 import type { Task } from '../kernel/index.js';
 import { fput, type File } from '../fs/vfs/index.js';
+import { netOf } from '../net/core/index.js';
 import {
   type Socket, type MsgHdr, type ScmCookie, sockCreate, sockAlloc, sockAllocFile, sockFromFile,
   sockRelease, sockSetsockopt, sockGetsockopt, addrFromUser, addrToUser, getIntPtr, putIntPtr,
@@ -104,8 +105,9 @@ async function sysBind(t: Task, fd: unknown, addr: unknown, addrlen: unknown): P
 async function sysListen(t: Task, fd: unknown, backlogArg: unknown): Promise<number> {
   const sock = sockfd(t, fd);
   let backlog = toInt32(backlogArg);
-  // Compared unsigned, so a negative backlog means "as many as allowed".
-  if ((backlog >>> 0) > SOMAXCONN) backlog = SOMAXCONN;
+  // Compared unsigned, so a negative backlog means "as many as allowed" (net.core.somaxconn).
+  const max = netOf(sock.kernel).sysctl.somaxconn;
+  if ((backlog >>> 0) > max) backlog = max;
   await sock.ops.listen(sock, backlog);
   return 0;
 }

@@ -85,16 +85,7 @@ if devs:
     os.chown(p('dir/sub'), 1234, 5678)
     os.chown(p('odd/ro'), 4321, 8765)
     os.lchown(p('fast-link'), 99, 98)
-# mtimes in the past; atimes a day ahead, so that relatime never moves them when the tests (or
-# mke2fs) read the source: it only updates an atime older than the mtime or than a day.
-import time
-t = 1600000000
-a = int(time.time()) + 2 * 86400
-for i, (dp, dns, fns) in enumerate(sorted(os.walk(root.encode(), topdown=False))):
-    for j, n in enumerate(sorted(fns) + sorted(dns)):
-        q = os.path.join(dp, n)
-        os.utime(q, ns=((a + i * 1000 + j) * 10**9 + 123456789, (t + i * 1000 + j) * 10**9 + 987654321 - j), follow_symlinks=False)
-os.utime(root, ns=(a * 10**9 + 1, t * 10**9 + 2))
+${pyStampTimes('root.encode()')}
 `;
   const r = spawnSync('python3', ['-c', py, dir, isRoot ? '1' : '0'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`building the tree failed: ${r.stderr}`);
@@ -104,4 +95,20 @@ os.utime(root, ns=(a * 10**9 + 1, t * 10**9 + 2))
 export function blankImage(p: string, mb: number): void {
   fs.writeFileSync(p, Buffer.alloc(0));
   fs.truncateSync(p, mb << 20);
+}
+
+/**
+ * Python lines that stamp every object below `root` (a Python expression for the path) with a
+ * distinct mtime in the past and an atime two days ahead, so that relatime never moves an atime
+ * when the tests (or mke2fs) read the source: it only updates one older than the mtime or a day.
+ */
+export function pyStampTimes(root: string): string {
+  return String.raw`import time
+t = 1600000000
+a = int(time.time()) + 2 * 86400
+for i, (dp, dns, fns) in enumerate(sorted(os.walk(${root}, topdown=False))):
+    for j, n in enumerate(sorted(fns) + sorted(dns)):
+        q = os.path.join(dp, n)
+        os.utime(q, ns=((a + i * 1000 + j) * 10**9 + 123456789, (t + i * 1000 + j) * 10**9 + 987654321 - j), follow_symlinks=False)
+os.utime(${root}, ns=(a * 10**9 + 1, t * 10**9 + 2))`;
 }

@@ -19,7 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { runLkl } from './run_lkl.js';
-import { buildTree, have, isRoot } from './cptofs_helpers.js';
+import { buildTree, have, isRoot, pyStampTimes } from './cptofs_helpers.js';
 
 const CI = !!process.env.CI;
 let tmp = '';
@@ -65,13 +65,7 @@ if devs:
     os.setxattr(p('attrs'), 'trusted.t', b'trusted value')
     os.chown(p('names'), 2000, 3000)
     os.lchown(p('sym-b'), 7, 8)
-t = 1600000000
-a = int(time.time()) + 2 * 86400
-for i, (dp, dns, fns) in enumerate(sorted(os.walk(root, topdown=False))):
-    for j, n in enumerate(sorted(fns) + sorted(dns)):
-        q = os.path.join(dp, n)
-        os.utime(q, ns=((a + i * 1000 + j) * 10**9 + 123456789, (t + i * 1000 + j) * 10**9 + 987654321 - j), follow_symlinks=False)
-os.utime(root, ns=(a * 10**9 + 1, t * 10**9 + 2))
+${pyStampTimes('root')}
 `;
   const r = spawnSync('python3', ['-c', py, dir, isRoot ? '1' : '0'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`extending the tree failed: ${r.stderr}`);

@@ -23,7 +23,7 @@ import {
 } from './faulty_disk.js';
 import { genWorkload, applyStep, altStates, stepText, type ModelState, type RunRecord } from './model.js';
 import {
-  VARIANTS, mkfsImage, recordRun, checkOneCut, chooseCuts, Pool, tmpDir, reproLine, runStep, StepFailed,
+  VARIANTS, openCutBench, mkfsImage, recordRun, checkOneCut, chooseCuts, Pool, tmpDir, reproLine, runStep, StepFailed,
   type Variant, type Recorded, type CheckOptions,
 } from './harness.js';
 import { run, hostSkipReason } from '../fixtures/host.js';
@@ -134,12 +134,11 @@ test('faulty disk: a live power cut refuses every later operation and leaves the
 interface Outcome { cuts: number; bad: string[]; host: number; replayed: number }
 
 async function runVariant(t: TestContext, v: Variant, seeds: number[], cutsEach: number, repro: (Cut & { extra: string }) | null): Promise<Outcome> {
-  const dir = tmpDir(`crash-${v.name.replace(/\W/g, '_')}`);
-  const pool = new Pool();
   const out: Outcome = { cuts: 0, bad: [], host: 0, replayed: 0 };
   const host = hostAvailable(t);
-  const b = await bootForDisks('mem=256M loglevel=8');
-  if (!b) { pool.close(); fs.rmSync(dir, { recursive: true, force: true }); t.skip('no disk API'); return out; }
+  const bench = await openCutBench(t, `crash-${v.name.replace(/\W/g, '_')}`);
+  if (!bench) return out;
+  const { dir, pool, b } = bench;
   try {
     const image = mkfsImage(v, dir);
     for (const seed of seeds) {
@@ -179,9 +178,7 @@ async function runVariant(t: TestContext, v: Variant, seeds: number[], cutsEach:
       t.diagnostic(`${v.name} ${label}: ${rec.disk.ops} disk operations recorded, ${cuts.length} cuts in ${Math.round(performance.now() - t0)} ms`);
     }
   } finally {
-    await b.k.halt();
-    pool.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await bench.close();
   }
   return out;
 }
@@ -209,10 +206,9 @@ for (const v of VARIANTS) {
 
 test('live power cut: I/O errors reach the workload (fsync never succeeds after the cut), and the media left behind recover cleanly', { skip: skip || (REPRO ? 'CRASH_REPRO set' : false), timeout: 300_000 }, async (t) => {
   const v = VARIANTS[0]!;
-  const dir = tmpDir('crash-live');
-  const pool = new Pool();
-  const checker = await bootForDisks('mem=256M loglevel=8');
-  if (!checker) { pool.close(); t.skip('no disk API'); return; }
+  const bench = await openCutBench(t, 'crash-live');
+  if (!bench) return;
+  const { dir, pool, b: checker } = bench;
   const bad: string[] = [];
   let cuts = 0, eioSeen = 0;
   try {
@@ -260,9 +256,7 @@ test('live power cut: I/O errors reach the workload (fsync never succeeds after 
       if (r.problems.length) bad.push(`${reproLine({ host: false, variant: v, label: `live${after}`, dir }, c)}\n  ${r.problems.join('\n  ')}`);
     }
   } finally {
-    await checker.k.halt();
-    pool.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await bench.close();
   }
   t.diagnostic(`${cuts} live cuts, ${eioSeen} steps saw EIO`);
   assert.ok(cuts >= 4, `live cuts that happened: got ${cuts}, want at least 4`);

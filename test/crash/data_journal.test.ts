@@ -17,10 +17,10 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { FaultyDisk } from './faulty_disk.js';
-import { genWorkload, applyStep, altStates, stepText, type ModelState, type RunRecord } from './model.js';
-import { VARIANTS, mkfsImage, checkOneCut, chooseCuts, Pool, tmpDir, reproLine, runStep, type Variant, type Recorded, type CheckOptions } from './harness.js';
+import { genWorkload, stepText } from './model.js';
+import { VARIANTS, mkfsImage, checkOneCut, chooseCuts, reproLine, recordRun, openCutBench, type Variant, type Recorded, type CheckOptions } from './harness.js';
 import { run, hostSkipReason, withTempDir, withHostMount } from '../fixtures/host.js';
+import { mkfsExt4, seededContent, EXT4_EAGER_INIT } from '../fixtures/image.js';
 import { bootForDisks, errName, type Booted } from '../fixtures/lkl.js';
 import { O_CREAT, O_WRONLY, O_RDONLY } from '../../src/uapi/fcntl.js';
 
@@ -44,18 +44,8 @@ function hostOk(t: TestContext): boolean {
   return false;
 }
 
-function content(seed: number, size: number): Uint8Array {
-  const b = new Uint8Array(size);
-  let x = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < size; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = (x >>> 24) | 1; }
-  return b;
-}
-
-function mkfs(img: string, sizeMiB: number, args: string[] = []): void {
-  fs.writeFileSync(img, '');
-  fs.truncateSync(img, sizeMiB * 2 ** 20);
-  run('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0', ...args, img]);
-}
+const content = seededContent;
+const mkfs = (img: string, sizeMiB: number, args: string[] = []): void => mkfsExt4(img, sizeMiB, [...EXT4_EAGER_INIT, ...args]);
 
 function same(a: Uint8Array, b: Uint8Array): string {
   if (a.length !== b.length) return `size ${a.length}, want ${b.length}`;
@@ -215,42 +205,16 @@ const CUTS_EACH = 50;
 
 /** harness.ts's recordRun with data=journal (commit=300: no timer commit inside the workload). */
 async function recordJournalled(image: Uint8Array, v: Variant, seed: number): Promise<Recorded> {
-  const steps = genWorkload(seed, 40, { rename: true });
-  const b = await bootForDisks('mem=256M loglevel=8');
-  if (!b) throw new Error('no disk API');
-  const disk = new FaultyDisk(image);
-  const blockSize = 1024 << new DataView(image.buffer, image.byteOffset).getUint32(1024 + 24, true);
-  let id = 1;
-  const initial: ModelState = { files: new Map(), dirs: new Set(['lost+found']) };
-  const rec: RunRecord = { initial, steps: [], fsyncs: [] };
-  let umountOp = 0;
-  try {
-    const did = await b.api.diskAdd(disk);
-    const m = await b.api.mountDev(did, { fstype: v.fstype, opts: 'data=journal,commit=300' });
-    assert.ok(b.log.some((l) => l.includes('journalled data mode')), 'mount: got no "journalled data mode" message');
-    let state = initial;
-    for (const [j, st] of steps.entries()) {
-      const startOp = disk.ops;
-      await runStep(b, m, st);
-      const alt = altStates(state, st, blockSize);
-      state = applyStep(state, st, () => id++);
-      rec.steps.push({ step: st, startOp, endOp: disk.ops, state, ...(alt ? { alt } : {}) });
-      if (st.op === 'fsync') rec.fsyncs.push({ step: j, path: st.path, endOp: disk.ops });
-    }
-    umountOp = disk.ops;
-    await b.api.umountDev(did);
-  } finally {
-    await b.k.halt();
-  }
-  return { disk, rec, log: b.log, umountOp };
+  const r = await recordRun(image, v, genWorkload(seed, 40, { rename: true }), 'data=journal');
+  assert.ok(r.log.some((l) => l.includes('journalled data mode')), 'mount: got no "journalled data mode" message');
+  return r;
 }
 
 test(`data=journal power cuts: ${CUT_VARIANTS.length * CUTS_EACH} seeded cuts on ext4 and ext3, every fsync'd file intact through our, e2fsck's and the host's replay`, { skip, todo: journalTodo, timeout: 300_000 }, async (t) => {
   const host = hostOk(t);
-  const dir = tmpDir('dj-cuts');
-  const pool = new Pool();
-  const b = await bootForDisks('mem=256M loglevel=8');
-  if (!b) { pool.close(); t.skip('no disk API'); return; }
+  const bench = await openCutBench(t, 'dj-cuts');
+  if (!bench) return;
+  const { dir, pool, b } = bench;
   const bad: string[] = [];
   let cuts = 0, replayed = 0;
   try {
@@ -275,9 +239,7 @@ test(`data=journal power cuts: ${CUT_VARIANTS.length * CUTS_EACH} seeded cuts on
       await Promise.all(inFlight);
     }
   } finally {
-    await b.k.halt();
-    pool.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await bench.close();
   }
   t.diagnostic(`${cuts} cuts checked, ${replayed} needed a journal replay`);
   assert.equal(cuts, CUT_VARIANTS.length * CUTS_EACH, `cuts checked: got ${cuts}`);

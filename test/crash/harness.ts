@@ -14,6 +14,7 @@
  *       tree, check it against the model, unmount, `e2fsck -fn` clean.
  * Host tools run in a pool of long-lived shells while our kernel works on the next cut.
  */
+import type { TestContext } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -100,9 +101,10 @@ export async function runStep(b: Booted, m: string, st: Step): Promise<void> {
 
 /**
  * Run `steps` on a fresh kernel over a recording disk made from `image`; the model follows. A
- * rename refused with EOPNOTSUPP throws StepFailed (callers turn that into a todo).
+ * rename refused with EOPNOTSUPP throws StepFailed (callers turn that into a todo). `mountOpts`
+ * adds to commit=300 (data=journal's cuts use it).
  */
-export async function recordRun(image: Uint8Array, v: Variant, steps: Step[]): Promise<Recorded> {
+export async function recordRun(image: Uint8Array, v: Variant, steps: Step[], mountOpts = ''): Promise<Recorded> {
   const b = await bootForDisks('mem=256M loglevel=8');
   if (!b) throw new Error('no disk API');
   const disk = new FaultyDisk(image);
@@ -115,7 +117,7 @@ export async function recordRun(image: Uint8Array, v: Variant, steps: Step[]): P
     const did = await b.api.diskAdd(disk);
     // commit=300: no timer commit lands in the middle of a fast workload, so the sequence of disk
     // operations (and with it every cut position) depends on the seed alone.
-    const m = await b.api.mountDev(did, { fstype: v.fstype, opts: 'commit=300' });
+    const m = await b.api.mountDev(did, { fstype: v.fstype, opts: mountOpts ? `${mountOpts},commit=300` : 'commit=300' });
     let state = initial;
     for (const [j, st] of steps.entries()) {
       const startOp = disk.ops;
@@ -360,6 +362,19 @@ export function chooseCuts(r: Recorded, count: number, seed: number): Cut[] {
     cuts.push({ mode: k % 3 === 0 ? 'ordered' : 'reorder', ops: Math.max(0, ops), seed: next() });
   }
   return cuts;
+}
+
+/** What a cut test checks on: a scratch folder, a pool of host tools and a checker kernel. */
+export interface CutBench { dir: string; pool: Pool; b: Booted; close(): Promise<void> }
+
+/** Set up a CutBench; without a disk API the test is skipped (null). close() undoes all three. */
+export async function openCutBench(t: TestContext, prefix: string): Promise<CutBench | null> {
+  const dir = tmpDir(prefix);
+  const pool = new Pool();
+  const rm = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  const b = await bootForDisks('mem=256M loglevel=8');
+  if (!b) { pool.close(); rm(); t.skip('no disk API'); return null; }
+  return { dir, pool, b, close: async () => { try { await b.k.halt(); } finally { pool.close(); rm(); } } };
 }
 
 export function tmpDir(prefix: string): string {

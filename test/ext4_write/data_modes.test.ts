@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { run, withTempDir, withHostMount, requireHost } from '../fixtures/host.js';
+import { mkfsExt4, seededContent, EXT4_EAGER_INIT } from '../fixtures/image.js';
 import { bootForDisks, errName, type Booted } from '../fixtures/lkl.js';
 import { EINVAL } from '../../src/uapi/errno.js';
 import { MS_REMOUNT } from '../../src/uapi/mount.js';
@@ -37,18 +38,8 @@ const skip = HAVE_E2FSCK ? false : 'e2fsck/mkfs.ext4 not installed';
 const JOURNAL_READS_OK = !/bdev\.bread\((pblk|last)\b/.test(fs.readFileSync(new URL('../../src/fs/ext4/inode_write.js', import.meta.url), 'utf8'));
 const journalTodo = JOURNAL_READS_OK ? false : 'inode_write.ts still merges partial-block writes with the home block (bdev.bread)';
 
-function content(seed: number, size: number): Uint8Array {
-  const b = new Uint8Array(size);
-  let x = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < size; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = (x >>> 24) | 1; }
-  return b;
-}
-
-function mkfs(img: string, sizeMiB: number, args: string[] = []): void {
-  fs.writeFileSync(img, '');
-  fs.truncateSync(img, sizeMiB * 2 ** 20);
-  run('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0', ...args, img]);
-}
+const content = seededContent;
+const mkfs = (img: string, sizeMiB: number, args: string[] = []): void => mkfsExt4(img, sizeMiB, [...EXT4_EAGER_INIT, ...args]);
 
 function e2fsck(img: string): { code: number; out: string } {
   const r = run('e2fsck', ['-fn', img], { allowFail: true });

@@ -15,39 +15,16 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { run, withHostMount, withTempDir, hostSkipReason } from '../fixtures/host.js';
+import { mkfsExt4 } from '../fixtures/image.js';
 import { bootForDisks, errName } from '../fixtures/lkl.js';
-import { O_CREAT, O_RDWR, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../../src/uapi/fcntl.js';
+import { lcgBytes, FileModel, modelledFiles, assertReadsModel } from './tree_oracle.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../../src/uapi/fcntl.js';
 
 const HAVE = run('sh', ['-c', 'command -v e2fsck && command -v mkfs.ext4 && command -v debugfs'], { allowFail: true }).code === 0;
 const ROOT_SKIP = hostSkipReason();
 const BS = 1024;
 
-function bytes(seed: number, n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = (x >>> 24) | 1; }
-  return b;
-}
-
-/** A file's expected bytes (a growable buffer: the host-made files take 29000 writes). */
-class Model {
-  private buf = new Uint8Array(0);
-  private size = 0;
-  get data(): Uint8Array { return this.buf.subarray(0, this.size); }
-  write(off: number, d: Uint8Array): void { this.grow(off + d.length); this.buf.set(d, off); }
-  grow(n: number): void {
-    if (n <= this.size) return;
-    if (n > this.buf.length) {
-      const b = new Uint8Array(Math.max(n, 2 * this.buf.length));
-      b.set(this.buf.subarray(0, this.size));
-      this.buf = b;
-    } else this.buf.fill(0, this.size, n);
-    this.size = n;
-  }
-  zero(off: number, len: number): void { this.data.fill(0, Math.min(off, this.size), Math.min(off + len, this.size)); }
-  truncate(n: number): void { if (n < this.size) this.size = n; else this.grow(n); }
-  sha(): string { return createHash('sha256').update(this.data).digest('hex'); }
-}
+const bytes = lcgBytes;
 
 /** Depth of the file's extent tree as debugfs (libext2fs) reads it. */
 function debugfsDepth(img: string, name: string): number {
@@ -62,7 +39,7 @@ function fsck(img: string, phase: string): void {
   assert.equal(r.code, 0, `${phase}: e2fsck -fn: got exit ${r.code}, want 0\n${r.stdout.slice(0, 4000)}${r.stderr}`);
 }
 
-async function hostCheck(t: TestContext, img: string, models: Map<string, Model>, phase: string): Promise<void> {
+async function hostCheck(t: TestContext, img: string, models: Map<string, FileModel>, phase: string): Promise<void> {
   if (ROOT_SKIP) {
     if (process.env.CI) assert.fail(ROOT_SKIP);
     t.diagnostic(`${phase}: host comparison skipped: ${ROOT_SKIP}`);
@@ -86,24 +63,14 @@ type Session = {
 };
 
 /** Mount the image in our kernel, run `fn`, check what it reads back against the models, unmount. */
-async function ours(t: TestContext, img: string, models: Map<string, Model>, fn: (s: Session) => Promise<void>): Promise<boolean> {
+async function ours(t: TestContext, img: string, models: Map<string, FileModel>, fn: (s: Session) => Promise<void>): Promise<boolean> {
   const b = await bootForDisks('mem=192M loglevel=4');
   if (!b) { t.skip('no disk API'); return false; }
   try {
     const id = await b.api.diskAdd({ path: img });
     const m = await b.api.mountDev(id, { fstype: 'ext4' });
     const sys = b.k.sys;
-    const fds = new Map<string, number>();
-    const open = async (name: string): Promise<number> => {
-      let fd = fds.get(name);
-      if (fd === undefined) {
-        fd = await sys.open(`${m}/${name}`, O_CREAT | O_RDWR, 0o644);
-        if (fd < 0) assert.fail(`open ${name}: got ${errName(fd)}, want success`);
-        fds.set(name, fd);
-        if (!models.has(name)) models.set(name, new Model());
-      }
-      return fd;
-    };
+    const { open } = modelledFiles(sys, m, models);
     const ok = (r: number, what: string): void => { if (r < 0) assert.fail(`${what}: got ${errName(r)}, want success`); };
     await fn({
       write: async (name, off, d) => {
@@ -127,15 +94,7 @@ async function ours(t: TestContext, img: string, models: Map<string, Model>, fn:
     // Our own reading agrees with the model too.
     for (const [name, md] of models) {
       const fd = await open(name);
-      const buf = new Uint8Array(md.data.length + 1);
-      let got = 0;
-      for (;;) {
-        const n = await sys.pread64(fd, buf.subarray(got), buf.length - got, got);
-        if (n <= 0) break;
-        got += n;
-      }
-      assert.equal(got, md.data.length, `${name} size read back by us: got ${got}, want ${md.data.length}`);
-      assert.ok(Buffer.from(buf.subarray(0, got)).equals(Buffer.from(md.data)), `${name}: our kernel reads different bytes, want the model`);
+      await assertReadsModel(sys, fd, name, md);
       ok(await sys.close(fd), 'close');
     }
     await b.api.umountDev(id);
@@ -150,10 +109,8 @@ const skip = HAVE ? false : 'e2fsprogs missing';
 test('depth-2 extent trees written, truncated, punched and extended by us', { skip, timeout: 120_000 }, async (t) => {
   await withTempDir('ext4deep', async (dir) => {
     const img = join(dir, 'fs.img');
-    fs.writeFileSync(img, '');
-    fs.truncateSync(img, 64 * 2 ** 20);
-    run('mkfs.ext4', ['-q', '-F', '-b', String(BS), img]);
-    const models = new Map<string, Model>();
+    mkfsExt4(img, 64, ['-b', String(BS)]);
+    const models = new Map<string, FileModel>();
     const N1 = 1200, N3 = 600, NU = 900;
     // Phase 1: build the trees.
     if (!await ours(t, img, models, async (s) => {
@@ -214,11 +171,9 @@ async function hostMade(t: TestContext, n: number, sizeMiB: number, depth: numbe
   }
   await withTempDir('ext4deeph', async (dir) => {
     const img = join(dir, 'fs.img');
-    fs.writeFileSync(img, '');
-    fs.truncateSync(img, sizeMiB * 2 ** 20);
-    run('mkfs.ext4', ['-q', '-F', '-b', String(BS), img]);
-    const models = new Map<string, Model>();
-    const md = new Model();
+    mkfsExt4(img, sizeMiB, ['-b', String(BS)]);
+    const models = new Map<string, FileModel>();
+    const md = new FileModel();
     models.set('host', md);
     await withHostMount(img, '', (mnt) => {
       const fd = fs.openSync(join(mnt, 'host'), 'w');

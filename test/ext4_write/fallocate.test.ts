@@ -11,54 +11,29 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { run, withTempDir } from '../fixtures/host.js';
+import { mkfsExt4 } from '../fixtures/image.js';
 import { bootForDisks, errName } from '../fixtures/lkl.js';
-import { ourTree, assertTreeOracle, type Tree } from './tree_oracle.js';
+import { ourTree, assertTreeOracle, lcgBytes, FileModel, modelledFiles, assertReadsModel, type Tree } from './tree_oracle.js';
 import { EOPNOTSUPP } from '../../src/uapi/errno.js';
-import { O_CREAT, O_RDWR, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../../src/uapi/fcntl.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE } from '../../src/uapi/fcntl.js';
 
 const HAVE = run('sh', ['-c', 'command -v e2fsck && command -v mkfs.ext4'], { allowFail: true }).code === 0;
 
-function bytes(seed: number, n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = (x >>> 24) | 1; }
-  return b;
-}
-
-/** A file's expected bytes. */
-class Model {
-  data = new Uint8Array(0);
-  write(off: number, d: Uint8Array): void { this.grow(off + d.length); this.data.set(d, off); }
-  grow(n: number): void { if (n > this.data.length) { const b = new Uint8Array(n); b.set(this.data); this.data = b; } }
-  zero(off: number, len: number): void { this.data.fill(0, Math.min(off, this.data.length), Math.min(off + len, this.data.length)); }
-  truncate(n: number): void { if (n < this.data.length) this.data = this.data.slice(0, n); else this.grow(n); }
-}
+const bytes = lcgBytes;
 
 async function body(t: TestContext, mkfsArgs: string[], extents: boolean): Promise<void> {
   await withTempDir('ext4fa', async (dir) => {
     const img = join(dir, 'fs.img');
-    fs.writeFileSync(img, '');
-    fs.truncateSync(img, 64 * 2 ** 20);
-    run('mkfs.ext4', ['-q', '-F', ...mkfsArgs, img]);
+    mkfsExt4(img, 64, mkfsArgs);
     const b = await bootForDisks('mem=192M loglevel=8');
     if (!b) { t.skip('no disk API'); return; }
-    const models = new Map<string, Model>();
+    const models = new Map<string, FileModel>();
     let ours: Tree;
     try {
       const id = await b.api.diskAdd({ path: img });
       const m = await b.api.mountDev(id, { fstype: 'ext4' });
       const sys = b.k.sys;
-      const fds = new Map<string, number>();
-      const open = async (name: string): Promise<number> => {
-        let fd = fds.get(name);
-        if (fd === undefined) {
-          fd = await sys.open(`${m}/${name}`, O_CREAT | O_RDWR, 0o644);
-          if (fd < 0) assert.fail(`open ${name}: got ${errName(fd)}, want success`);
-          fds.set(name, fd);
-          models.set(name, new Model());
-        }
-        return fd;
-      };
+      const { fds, open } = modelledFiles(sys, m, models);
       const write = async (name: string, off: number, d: Uint8Array): Promise<void> => {
         const fd = await open(name);
         const r = await sys.pwrite64(fd, d, d.length, off);
@@ -124,15 +99,7 @@ async function body(t: TestContext, mkfsArgs: string[], extents: boolean): Promi
       // What our kernel reads back equals the model.
       for (const [name, md] of models) {
         const fd = fds.get(name)!;
-        const buf = new Uint8Array(md.data.length + 10);
-        let got = 0;
-        for (;;) {
-          const n = await sys.pread64(fd, buf.subarray(got), buf.length - got, got);
-          if (n <= 0) break;
-          got += n;
-        }
-        assert.equal(got, md.data.length, `${name} size read back: got ${got}, want ${md.data.length}`);
-        assert.ok(Buffer.from(buf.subarray(0, got)).equals(Buffer.from(md.data)), `${name}: got different bytes from our kernel, want the model`);
+        await assertReadsModel(sys, fd, name, md);
         await must(sys.close(fd), 'close');
       }
       ours = await ourTree(b.k, m);

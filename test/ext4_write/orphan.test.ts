@@ -13,8 +13,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { run, withHostMount, withTempDir, hostSkipReason } from '../fixtures/host.js';
+import { mkfsExt4 } from '../fixtures/image.js';
 import { bootForDisks, errName } from '../fixtures/lkl.js';
-import { ourTree, assertTreeOracle, type Tree } from './tree_oracle.js';
+import { ourTree, assertTreeOracle, withOurExt4, type Tree } from './tree_oracle.js';
 import { AT_FDCWD, O_CREAT, O_RDWR, O_RDONLY, O_DIRECTORY } from '../../src/uapi/fcntl.js';
 
 const HAVE = run('sh', ['-c', 'command -v e2fsck && command -v mkfs.ext4 && command -v dumpe2fs'], { allowFail: true }).code === 0;
@@ -33,17 +34,11 @@ for (const [label, args] of [['4 KiB, journal', ['-b', '4096']], ['1 KiB, no jou
   test(`orphan list (${label}): open unlinked files survive a cut as orphans and are reclaimed at mount`, { skip: HAVE ? false : 'e2fsprogs missing', timeout: 180_000 }, async (t) => {
     await withTempDir('ext4o', async (dir) => {
       const img = join(dir, 'fs.img');
-      fs.writeFileSync(img, '');
-      fs.truncateSync(img, 32 * 2 ** 20);
-      run('mkfs.ext4', ['-q', '-F', ...args, img]);
+      mkfsExt4(img, 32, args);
       const cuts = [join(dir, 'cut-ours.img'), join(dir, 'cut-fsck.img'), join(dir, 'cut-host.img')];
       const inos: number[] = [];
       let ours: Tree | undefined, oursAfterCut: Tree | undefined;
-      let b = await bootForDisks('mem=128M loglevel=8');
-      if (!b) { t.skip('no disk API'); return; }
-      try {
-        const id = await b.api.diskAdd({ path: img });
-        const m = await b.api.mountDev(id, { fstype: 'ext4' });
+      const mounted = await withOurExt4(img, async (b, m, id) => {
         const sys = b.k.sys;
         const must = async (p: Promise<number> | number, what: string): Promise<number> => {
           const r = await p;
@@ -85,9 +80,8 @@ for (const [label, args] of [['4 KiB, journal', ['-b', '4096']], ['1 KiB, no jou
         for (const f of fds) await must(sys.close(f), 'close');
         ours = await ourTree(b.k, m);
         await b.api.umountDev(id);
-      } finally {
-        await b.k.halt();
-      }
+      });
+      if (!mounted) { t.skip('no disk API'); return; }
       // After a normal unmount: e2fsck-clean, and the host shows the tree ours showed.
       await assertTreeOracle(t, ours!, img, { what: 'after a normal unmount' });
       assert.equal(firstOrphan(img), 0, `orphan list after unmount: got head ${firstOrphan(img)}, want none`);
@@ -99,7 +93,7 @@ for (const [label, args] of [['4 KiB, journal', ['-b', '4096']], ['1 KiB, no jou
       const again = fsck(cuts[1]!, '-fn');
       assert.equal(again.code, 0, `e2fsck -fn after e2fsck -fy: got exit ${again.code}, want 0\n${again.out}`);
       // Our mount finishes the list itself.
-      b = await bootForDisks('mem=128M loglevel=8');
+      const b = await bootForDisks('mem=128M loglevel=8');
       try {
         const id = await b!.api.diskAdd({ path: cuts[0]! });
         const m = await b!.api.mountDev(id, { fstype: 'ext4' });

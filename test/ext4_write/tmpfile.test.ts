@@ -23,8 +23,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { run, withHostMount, withTempDir, hostSkipReason } from '../fixtures/host.js';
+import { mkfsExt4 } from '../fixtures/image.js';
 import { bootForDisks, errName, type Booted } from '../fixtures/lkl.js';
-import { ourTree, assertTreeOracle, assertFsckClean, walkHostMount, type Tree } from './tree_oracle.js';
+import { ourTree, assertTreeOracle, assertFsckClean, walkHostMount, withOurExt4, type Tree } from './tree_oracle.js';
 import { AT_FDCWD, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, O_CREAT, O_RDWR, O_WRONLY, O_RDONLY, O_EXCL, O_TMPFILE, O_DIRECTORY } from '../../src/uapi/fcntl.js';
 import { MS_RDONLY } from '../../src/uapi/mount.js';
 
@@ -211,9 +212,7 @@ function freeInodes(img: string): number {
 }
 
 function mkfs(img: string, args: string[]): void {
-  fs.writeFileSync(img, '');
-  fs.truncateSync(img, 16 * 2 ** 20);
-  run('mkfs.ext4', ['-q', '-F', ...args, img]);
+  mkfsExt4(img, 16, args);
 }
 
 interface Variant {
@@ -404,11 +403,7 @@ for (const [label, args] of [['4 KiB, journal', ['-b', '4096']], ['1 KiB, no jou
       const before = freeInodes(img);
       const cuts = { ours: join(dir, 'cut-ours.img'), fsck: join(dir, 'cut-fsck.img'), host: join(dir, 'cut-host.img') };
       let ino = 0, kino = 0;
-      let b = await bootForDisks('mem=128M loglevel=8');
-      if (!b) { t.skip('no disk API'); return; }
-      try {
-        const id = await b.api.diskAdd({ path: img });
-        const m = await b.api.mountDev(id, { fstype: 'ext4' });
+      const mounted = await withOurExt4(img, async (b, m, id) => {
         const sys = b.k.sys;
         const fd = await sys.open(`${m}/`, O_TMPFILE | O_RDWR, 0o600);
         assert.ok(fd >= 0, `open O_TMPFILE: got ${errName(fd)}, want an fd`);
@@ -430,9 +425,8 @@ for (const [label, args] of [['4 KiB, journal', ['-b', '4096']], ['1 KiB, no jou
         assert.equal(await sys.close(fd), 0);
         assert.equal(await sys.close(kfd), 0);
         await b.api.umountDev(id);
-      } finally {
-        await b.k.halt();
-      }
+      });
+      if (!mounted) { t.skip('no disk API'); return; }
       const unused = (im: string): void => {
         const r = run('debugfs', ['-R', `testi <${ino}>`, im], { allowFail: true });
         assert.match(r.stdout + r.stderr, new RegExp(`Inode ${ino} is not in use`), `debugfs testi <${ino}> on ${im}: got ${(r.stdout + r.stderr).trim()}, want not in use`);
@@ -449,7 +443,7 @@ for (const [label, args] of [['4 KiB, journal', ['-b', '4096']], ['1 KiB, no jou
       assert.match(fixed.stdout, new RegExp(`Clearing orphaned inode ${ino} `), `e2fsck -fy of the cut image: got no "Clearing orphaned inode ${ino}", want it\n${fixed.stdout}`);
       assert.doesNotMatch(fixed.stdout, new RegExp(`orphaned inode ${kino} `), `e2fsck -fy of the cut image: got the named tmpfile ${kino} on the orphan list, want it off\n${fixed.stdout}`);
       // Our mount frees it.
-      b = await bootForDisks('mem=128M loglevel=8');
+      const b = await bootForDisks('mem=128M loglevel=8');
       try {
         const id = await b!.api.diskAdd({ path: cuts.ours });
         await b!.api.mountDev(id, { fstype: 'ext4' });

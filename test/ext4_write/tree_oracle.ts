@@ -39,14 +39,15 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { run, hostSkipReason, umountAndDetach } from '../fixtures/host.js';
-import { walkLkl, errName, bytes } from '../fixtures/lkl.js';
+import { bootForDisks, walkLkl, errName, bytes, type Booted } from '../fixtures/lkl.js';
 import { compareTrees, hashContent, type Tree, type WalkEntry } from '../fixtures/walk.js';
 import type { LklKernel } from '../../src/lkl.js';
-import { AT_FDCWD, AT_SYMLINK_NOFOLLOW } from '../../src/uapi/fcntl.js';
+import { AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CREAT, O_RDWR } from '../../src/uapi/fcntl.js';
 
 export type { Tree } from '../fixtures/walk.js';
 
@@ -247,4 +248,84 @@ export async function assertTreeOracle(t: TestContext, ours: Tree, img: string, 
   } finally {
     if (replay !== null) fs.rmSync(replay, { force: true });
   }
+}
+
+// ---- file models: what a test expects each file to hold ---------------------------------------
+
+/** Deterministic bytes from a seeded LCG, never zero (so a hole read back as data shows). */
+export function lcgBytes(seed: number, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = (x >>> 24) | 1; }
+  return b;
+}
+
+/** A file's expected bytes (a growable buffer: some tests make files with tens of thousands of writes). */
+export class FileModel {
+  private buf = new Uint8Array(0);
+  private size = 0;
+  get data(): Uint8Array { return this.buf.subarray(0, this.size); }
+  write(off: number, d: Uint8Array): void { this.grow(off + d.length); this.buf.set(d, off); }
+  grow(n: number): void {
+    if (n <= this.size) return;
+    if (n > this.buf.length) {
+      const b = new Uint8Array(Math.max(n, 2 * this.buf.length));
+      b.set(this.buf.subarray(0, this.size));
+      this.buf = b;
+    } else this.buf.fill(0, this.size, n);
+    this.size = n;
+  }
+  zero(off: number, len: number): void { this.data.fill(0, Math.min(off, this.size), Math.min(off + len, this.size)); }
+  truncate(n: number): void { if (n < this.size) this.size = n; else this.grow(n); }
+  sha(): string { return createHash('sha256').update(this.data).digest('hex'); }
+}
+
+/**
+ * The fds of a test's files below `mnt` in our kernel: `open(name)` opens (O_CREAT|O_RDWR) on
+ * first use, and gives the file a model in `models` if it has none.
+ */
+export function modelledFiles(sys: LklKernel['sys'], mnt: string, models: Map<string, FileModel>): { fds: Map<string, number>; open(name: string): Promise<number> } {
+  const fds = new Map<string, number>();
+  return {
+    fds,
+    open: async (name) => {
+      let fd = fds.get(name);
+      if (fd === undefined) {
+        fd = await sys.open(`${mnt}/${name}`, O_CREAT | O_RDWR, 0o644);
+        if (fd < 0) assert.fail(`open ${name}: got ${errName(fd)}, want success`);
+        fds.set(name, fd);
+        if (!models.has(name)) models.set(name, new FileModel());
+      }
+      return fd;
+    },
+  };
+}
+
+/** What our kernel reads from `fd` (pread64 from 0 to EOF) equals the model's bytes. */
+export async function assertReadsModel(sys: LklKernel['sys'], fd: number, name: string, md: FileModel): Promise<void> {
+  const buf = new Uint8Array(md.data.length + 10);
+  let got = 0;
+  for (;;) {
+    const n = await sys.pread64(fd, buf.subarray(got), buf.length - got, got);
+    if (n <= 0) break;
+    got += n;
+  }
+  assert.equal(got, md.data.length, `${name} size read back by us: got ${got}, want ${md.data.length}`);
+  assert.ok(Buffer.from(buf.subarray(0, got)).equals(Buffer.from(md.data)), `${name}: our kernel reads different bytes, want the model`);
+}
+
+/**
+ * Boot our kernel, mount `img` as ext4 and run `fn` on it; the kernel halts afterwards whatever
+ * happens (fn unmounts where the test wants a clean unmount). False, fn not run: no disk API.
+ */
+export async function withOurExt4(img: string, fn: (b: Booted, mnt: string, id: number) => Promise<void>): Promise<boolean> {
+  const b = await bootForDisks('mem=128M loglevel=8');
+  if (!b) return false;
+  try {
+    const id = await b.api.diskAdd({ path: img });
+    await fn(b, await b.api.mountDev(id, { fstype: 'ext4' }), id);
+  } finally {
+    await b.k.halt();
+  }
+  return true;
 }

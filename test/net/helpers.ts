@@ -2,6 +2,7 @@
  * Two kernels on a cable, configured only through the public API (netdevAdd, ifUp, ifSetIpv4,
  * which themselves go through ioctl and rtnetlink), and small socket helpers over k.sys.
  */
+import * as nodeNet from 'node:net';
 import { boot, createCable, type LklKernel, type KernelTask } from '../../src/lkl.js';
 import { FakeHost } from '../../src/arch/fake/index.js';
 import { AF_INET } from '../../src/uapi/socket.js';
@@ -62,4 +63,17 @@ export function pattern(n: number, seed: number): Uint8Array {
   let x = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; b[i] = x & 0xff; }
   return b;
+}
+
+/** A TCP server on the host (node:net) at addr:port: it sends `reply` to each client and keeps what the client sent once it half-closes. */
+export async function listenHostTcp(addr: string, port: number, reply: Uint8Array): Promise<{ server: nodeNet.Server; received(): Buffer }> {
+  let got = Buffer.alloc(0);
+  const server = nodeNet.createServer((c) => {
+    const chunks: Buffer[] = [];
+    c.on('data', (d) => chunks.push(d));
+    c.on('end', () => { got = Buffer.concat(chunks); c.end(); });
+    c.write(reply);
+  });
+  await new Promise<void>((res) => server.listen(port, addr, () => res()));
+  return { server, received: () => got };
 }

@@ -12,7 +12,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootPair, readN, writeAll, pattern, sin } from './helpers.js';
+import { bootPair, readN, writeAll, pattern, sin, listenHostTcp } from './helpers.js';
 import type { LklKernel } from '../../src/lkl.js';
 import { AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM, IPPROTO_ICMPV6 } from '../../src/uapi/socket.js';
 import { EINVAL } from '../../src/uapi/errno.js';
@@ -176,14 +176,7 @@ test('TAP: IPv6 ping, TCP and the dual stack with the host kernel', { skip: tapS
 
     // TCP over IPv6 to the host's server: 100 KB each way.
     const up = pattern(100_000, 31), down = pattern(100_000, 32);
-    let hostGot = Buffer.alloc(0);
-    const server = nodeNet.createServer((c) => {
-      const chunks: Buffer[] = [];
-      c.on('data', (d) => chunks.push(d));
-      c.on('end', () => { hostGot = Buffer.concat(chunks); c.end(); });
-      c.write(down);
-    });
-    await new Promise<void>((res) => server.listen(5557, HOST6, () => res()));
+    const { server, received } = await listenHostTcp(HOST6, 5557, down);
     const cfd = await k.sys.socket(AF_INET6, SOCK_STREAM, 0);
     assert.equal(await k.sys.connect(cfd, sin6(HOST6, 5557), 28), 0);
     const [got] = await Promise.all([readN(k, cfd, down.length), (async () => {
@@ -195,7 +188,7 @@ test('TAP: IPv6 ping, TCP and the dual stack with the host kernel', { skip: tapS
     await k.sys.close(cfd);
     server.close();
     await new Promise((res) => setTimeout(res, 50));
-    assert.ok(hostGot.length === up.length && hostGot.every((x, i) => x === up[i]), 'bytes the host TCP received');
+    assert.ok(received().length === up.length && received().every((x, i) => x === up[i]), 'bytes the host TCP received');
 
     // The host connects to our dual-stack listener, over IPv6 and over IPv4.
     const lfd = await k.sys.socket(AF_INET6, SOCK_STREAM, 0);

@@ -14,7 +14,7 @@ import * as dgram from 'node:dgram';
 import { boot } from '../../src/lkl.js';
 import { createNodeHost, createTapBackend } from '../../src/arch/node/index.js';
 import { AF_INET, SOCK_STREAM, SOCK_DGRAM, IPPROTO_ICMP } from '../../src/uapi/socket.js';
-import { sin, readN, writeAll, pattern } from './helpers.js';
+import { sin, readN, writeAll, pattern, listenHostTcp } from './helpers.js';
 
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const canRun = process.getuid?.() === 0 && have('socat') && have('ping');
@@ -49,14 +49,7 @@ test('TAP: ping, TCP and UDP with the host kernel', { skip, timeout: 60_000 }, a
 
     // TCP: we connect to the host's server, 1 MiB each way.
     const up = pattern(1 << 20, 21), down = pattern(1 << 20, 22);
-    let hostGot = Buffer.alloc(0);
-    const server = nodeNet.createServer((c) => {
-      const chunks: Buffer[] = [];
-      c.on('data', (d) => chunks.push(d));
-      c.on('end', () => { hostGot = Buffer.concat(chunks); c.end(); });
-      c.write(down);
-    });
-    await new Promise<void>((r) => server.listen(5555, HOST, () => r()));
+    const { server, received } = await listenHostTcp(HOST, 5555, down);
     const cfd = await k.sys.socket(AF_INET, SOCK_STREAM, 0);
     assert.equal(await k.sys.connect(cfd, sin(HOST, 5555), 16), 0);
     const [got] = await Promise.all([readN(k.task(), cfd, down.length), (async () => {
@@ -68,7 +61,7 @@ test('TAP: ping, TCP and UDP with the host kernel', { skip, timeout: 60_000 }, a
     await k.sys.close(cfd);
     server.close();
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(sha(hostGot), sha(up), 'bytes the host TCP received');
+    assert.equal(sha(received()), sha(up), 'bytes the host TCP received');
 
     // TCP: the host connects to our server.
     const lfd = await k.sys.socket(AF_INET, SOCK_STREAM, 0);

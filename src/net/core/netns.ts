@@ -125,6 +125,8 @@ export class NetSysctl {
   ipfrag_time = 30;
   ipfrag_max_dist = 64;
   netdev_max_backlog = 1000;
+  /** net.core.somaxconn: the largest listen backlog (listen(2) clamps to it). */
+  somaxconn = 4096;
   icmp_echo_ignore_all = 0;
   icmp_echo_ignore_broadcasts = 1;
   icmp_ratelimit = 1000;

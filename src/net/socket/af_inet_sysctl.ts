@@ -13,6 +13,7 @@ import { netOf, type NetNamespace } from '../core/index.js';
 import { inetNetState } from './af_inet.js';
 import { bindv6only, setBindv6only } from './af_inet6_opts.js';
 import { ipv6State } from '../ipv6/index.js';
+import { tcpAttach } from './af_inet_tcp.js';
 
 interface SysctlEntry {
   read(net: NetNamespace): string;
@@ -38,6 +39,8 @@ const table: Record<string, SysctlEntry> = {
   'net/ipv4/icmp_echo_ignore_broadcasts': intEntry((n) => n.sysctl.icmp_echo_ignore_broadcasts, (n, v) => { n.sysctl.icmp_echo_ignore_broadcasts = v; }, 0, 1),
   'net/ipv4/icmp_ratelimit': intEntry((n) => n.sysctl.icmp_ratelimit, (n, v) => { n.sysctl.icmp_ratelimit = v; }, 0),
   'net/core/netdev_max_backlog': intEntry((n) => n.sysctl.netdev_max_backlog, (n, v) => { n.sysctl.netdev_max_backlog = v; }, 0),
+  // listen(2) clamps to it; the TCP engine keeps its own copy for the accept queue.
+  'net/core/somaxconn': intEntry((n) => n.sysctl.somaxconn, (n, v) => { n.sysctl.somaxconn = v; tcpAttach(n).sysctl.somaxconn = v; }, 0),
   // IPv6: the default of IPV6_V6ONLY for new AF_INET6 sockets, and the unicast hop limit.
   'net/ipv6/bindv6only': intEntry((n) => bindv6only(n), (n, v) => setBindv6only(n, v)),
   'net/ipv6/conf/all/hop_limit': intEntry((n) => ipv6State(n).sysctl.hop_limit, (n, v) => { ipv6State(n).sysctl.hop_limit = v; }, 1, 255),
