@@ -30,7 +30,7 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { FrameBackend, type NetLinkOptions } from './net_qemu.js';
+import { FrameBackend, writeOrDrain, type NetLinkOptions } from './net_qemu.js';
 
 /** sizeof(struct virtio_net_hdr_v1): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers. */
 export const VIRTIO_NET_HDR_LEN = 12;
@@ -199,12 +199,7 @@ export class PipeBackend extends FrameBackend {
     const s = this.txSock;
     if (this.closed || s.destroyed || s.writableLength > PIPE_QUEUE_LIMIT) { this.txDropped++; return; }
     // One write per frame (atomic up to PIPE_BUF), never split by another writer.
-    if (s.write(encodePipeFrame(frame))) return;
-    return new Promise<void>((resolve) => {
-      const done = () => { s.off('drain', done); s.off('close', done); resolve(); };
-      s.on('drain', done);
-      s.on('close', done);
-    });
+    return writeOrDrain(s, encodePipeFrame(frame));
   }
 
   async close(): Promise<void> {

@@ -213,6 +213,20 @@ export function encodeStreamFrame(frame: Uint8Array): Buffer {
   return out;
 }
 
+/**
+ * Queue one frame on a stream socket; when the socket's buffer is past its
+ * high-water mark, the returned promise holds the sender back until it drains
+ * (or the socket closes, so a dead peer never wedges the caller).
+ */
+export function writeOrDrain(s: net.Socket, buf: Uint8Array): void | Promise<void> {
+  if (s.write(buf)) return;
+  return new Promise<void>((resolve) => {
+    const done = () => { s.off('drain', done); s.off('close', done); resolve(); };
+    s.on('drain', done);
+    s.on('close', done);
+  });
+}
+
 export interface StreamOptions extends NetLinkOptions {
   /** Connect to this address (client mode). Exactly one of connect/listen. */
   connect?: StreamAddress;
@@ -350,12 +364,7 @@ export class StreamBackend extends FrameBackend {
       this.txDropped++;
       return;
     }
-    if (s.write(encodeStreamFrame(frame))) return;
-    return new Promise<void>((resolve) => {
-      const done = () => { s.off('drain', done); s.off('close', done); resolve(); };
-      s.on('drain', done);
-      s.on('close', done);
-    });
+    return writeOrDrain(s, encodeStreamFrame(frame));
   }
 
   async close(): Promise<void> {

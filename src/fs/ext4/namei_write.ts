@@ -462,27 +462,20 @@ export async function ext4Mkdir(dirV: Inode, name: ByteString, init: InodeInit):
   return await withHandle(sbi, NS_CREDITS + 8, async (h) => {
     const inode = made = await newInode(h, dir, init);
     // ext4_init_new_dir: inline when the inode has room, else the first block: "." and "..".
-    if (tryCreateInlineDir(inode, dir.ino)) {
-      await writeInode(h, inode);
-      await addEntry(h, dir, plan, n, inode.ino, inode.mode);
-      made = null;
-      incCount(dir);
-      dir.touch(true);
-      await writeInode(h, dir);
-      return inode;
+    if (!tryCreateInlineDir(inode, dir.ino)) {
+      const bs = sbi.blockSize;
+      let pblk = 0;
+      await mapWriteRange(h, inode, 0, 1, async (_l, p) => { pblk = p; });
+      inode.size = bs;
+      const b = await h.getBlock(pblk, true);
+      b.fill(0);
+      const ft = fileType(dir, S_IFDIR);
+      putEntry(b, 0, inode.ino, 12, new Uint8Array([0x2e]), ft);
+      putEntry(b, 12, dir.ino, csumLimit(inode) - 12, new Uint8Array([0x2e, 0x2e]), ft);
+      initTail(inode, b);
+      setDirentCsum(inode, b);
+      h.dirty(pblk);
     }
-    const bs = sbi.blockSize;
-    let pblk = 0;
-    await mapWriteRange(h, inode, 0, 1, async (_l, p) => { pblk = p; });
-    inode.size = bs;
-    const b = await h.getBlock(pblk, true);
-    b.fill(0);
-    const ft = fileType(dir, S_IFDIR);
-    putEntry(b, 0, inode.ino, 12, new Uint8Array([0x2e]), ft);
-    putEntry(b, 12, dir.ino, csumLimit(inode) - 12, new Uint8Array([0x2e, 0x2e]), ft);
-    initTail(inode, b);
-    setDirentCsum(inode, b);
-    h.dirty(pblk);
     await writeInode(h, inode);
     await addEntry(h, dir, plan, n, inode.ino, inode.mode);
     made = null;

@@ -33,18 +33,15 @@
 import { fail } from '../../lib/errors.js';
 import {
   EAFNOSUPPORT, EINVAL, EADDRNOTAVAIL, EACCES, EPERM, ENOTCONN, EOPNOTSUPP, ESOCKTNOSUPPORT,
-  EPROTONOSUPPORT, EAGAIN, EMSGSIZE, EDESTADDRREQ, EPIPE, ENOPROTOOPT, EADDRINUSE, EFAULT,
+  EPROTONOSUPPORT, EMSGSIZE, EDESTADDRREQ, EPIPE, ENOPROTOOPT,
 } from '../../uapi/errno.js';
 import {
   AF_INET, AF_UNSPEC, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, IPPROTO_IP, IPPROTO_UDP, IPPROTO_ICMP,
-  IPPROTO_TCP, SOL_IP, SOL_RAW, SO_BROADCAST, MSG_PEEK, MSG_DONTWAIT, MSG_TRUNC, MSG_ERRQUEUE,
-  MSG_OOB, SHUT_RD, SHUT_RDWR, SOCKADDR_IN_SIZE, SS_CONNECTED, SS_UNCONNECTED, SIOCINQ, SIOCOUTQ,
+  IPPROTO_TCP, SOL_IP, SOL_RAW, SO_BROADCAST, MSG_PEEK,
+  MSG_OOB, SOCKADDR_IN_SIZE, SS_CONNECTED, SS_UNCONNECTED,
 } from '../../uapi/socket.js';
 import { ICMP_FILTER } from '../../uapi/if.js';
-import {
-  POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDNORM, POLLWRNORM, POLLWRBAND, POLLRDHUP,
-  CAP_NET_RAW, CAP_NET_BIND_SERVICE,
-} from '../../uapi/misc.js';
+import { POLLERR, CAP_NET_RAW, CAP_NET_BIND_SERVICE } from '../../uapi/misc.js';
 import type { Task } from '../../kernel/index.js';
 import {
   ICMP_HLEN, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB,
@@ -53,16 +50,20 @@ import {
 } from '../header/index.js';
 import { netOf, RTN_BROADCAST, type NetNamespace, type SkBuff, type InetProtocol } from '../core/index.js';
 import { udpState, type UdpSock } from '../udp/index.js';
-import {
-  Socket, sockWait, sockTimeo, iovLen, intBytes, type ProtoOps, type NetProtoFamily,
-} from './socket.js';
-import { inetIoctl } from './af_inet_ioctl.js';
+import { Socket, iovLen, intBytes, type ProtoOps, type NetProtoFamily } from './socket.js';
 import { icmpErrno } from './af_inet_err.js';
 import { newIpOpts, ipSetsockopt, ipGetsockopt, sendParams, type IpOpts } from './af_inet_opts.js';
 import { tcpCreate, tcpAttach } from './af_inet_tcp.js';
 import { sockOfEndpoint } from './af_inet_reg.js';
 import { procNetTcp, procNetUdp } from './af_inet_proc.js';
 import { procNetRegister } from '../ipv6/index.js';
+import {
+  RCV_SHUTDOWN, SEND_SHUTDOWN, dgramPoll, dgramShutdown, dgramIoctl, pingCheckGroup, pingPickIdent, MsgQueueSk,
+  queueRecvmsg, msgQueueOps, dgramRecvWait, putDatagram, gatherIov,
+} from './af_inet_common.js';
+
+// Older importers find these here.
+export { copyToIov, gatherIov, putIntArg } from './af_inet_common.js';
 
 // ---- sockaddr_in ----------------------------------------------------------------------------------
 
@@ -96,26 +97,6 @@ function sinRequire(b: Uint8Array, allowUnspecAny = false): SockaddrIn {
     if (!(allowUnspecAny && a.family === AF_UNSPEC && a.addr === 0)) fail(EAFNOSUPPORT);
   }
   return a;
-}
-
-/** Copy up to `len` bytes from `data` into the iovec; returns bytes copied. */
-export function copyToIov(iov: Uint8Array[], data: Uint8Array): number {
-  let off = 0;
-  for (const v of iov) {
-    if (off >= data.length) break;
-    const n = Math.min(v.length, data.length - off);
-    v.set(data.subarray(off, off + n));
-    off += n;
-  }
-  return off;
-}
-
-export function gatherIov(iov: Uint8Array[]): Uint8Array {
-  if (iov.length === 1) return iov[0]!;
-  const out = new Uint8Array(iovLen(iov));
-  let o = 0;
-  for (const v of iov) { out.set(v, o); o += v.length; }
-  return out;
 }
 
 // ---- per-namespace family state -------------------------------------------------------------------
@@ -165,70 +146,57 @@ export function inetInit(net: NetNamespace): void {
 
 // ---- the family -------------------------------------------------------------------------------------
 
+/** How a family makes its datagram sockets, for inetCreate. */
+export interface InetCreators {
+  /** The ICMP protocol number of the family (IPPROTO_ICMP, IPPROTO_ICMPV6). */
+  icmp: number;
+  udp(net: NetNamespace, sock: Socket): void;
+  ping(net: NetNamespace, sock: Socket): void;
+  raw(net: NetNamespace, sock: Socket, protocol: number): void;
+}
+
+/**
+ * inet_create / inet6_create: the type and protocol pick the kind of socket (see the file
+ * comment), with the same errors in both families; TCP is one engine for both.
+ */
+export function inetCreate(t: Task, sock: Socket, protocol: number, c: InetCreators): void {
+  const net = netOf(t.kernel);
+  switch (sock.type) {
+    case SOCK_STREAM:
+      if (protocol !== IPPROTO_IP && protocol !== IPPROTO_TCP) fail(EPROTONOSUPPORT);
+      sock.protocol = IPPROTO_TCP;
+      tcpCreate(net, sock);
+      return;
+    case SOCK_DGRAM:
+      if (protocol === IPPROTO_IP || protocol === IPPROTO_UDP) {
+        sock.protocol = IPPROTO_UDP;
+        c.udp(net, sock);
+        return;
+      }
+      if (protocol === c.icmp) {
+        pingCheckGroup(inetNetState(net).pingGroupRange, t);
+        c.ping(net, sock);
+        return;
+      }
+      fail(EPROTONOSUPPORT);
+    // eslint-disable-next-line no-fallthrough
+    case SOCK_RAW:
+      // inet_create: raw sockets need CAP_NET_RAW before the protocol is even looked at.
+      if (!t.cred.capable(CAP_NET_RAW)) fail(EPERM);
+      if (protocol !== c.icmp) fail(EPROTONOSUPPORT);
+      c.raw(net, sock, protocol);
+      return;
+    default:
+      fail(ESOCKTNOSUPPORT);
+  }
+}
+
 export const inetFamily: NetProtoFamily = {
   family: AF_INET,
   create(t, sock, protocol) {
-    const net = netOf(t.kernel);
-    switch (sock.type) {
-      case SOCK_STREAM:
-        if (protocol !== IPPROTO_IP && protocol !== IPPROTO_TCP) fail(EPROTONOSUPPORT);
-        sock.protocol = IPPROTO_TCP;
-        tcpCreate(net, sock);
-        return;
-      case SOCK_DGRAM:
-        if (protocol === IPPROTO_IP || protocol === IPPROTO_UDP) {
-          sock.protocol = IPPROTO_UDP;
-          udpCreate(net, sock);
-          return;
-        }
-        if (protocol === IPPROTO_ICMP) {
-          pingCheckGroup(net, t);
-          pingCreate(net, sock);
-          return;
-        }
-        fail(EPROTONOSUPPORT);
-      // eslint-disable-next-line no-fallthrough
-      case SOCK_RAW:
-        // inet_create: raw sockets need CAP_NET_RAW before the protocol is even looked at.
-        if (!t.cred.capable(CAP_NET_RAW)) fail(EPERM);
-        if (protocol !== IPPROTO_ICMP) fail(EPROTONOSUPPORT);
-        rawCreate(net, sock, protocol);
-        return;
-      default:
-        fail(ESOCKTNOSUPPORT);
-    }
+    inetCreate(t, sock, protocol, { icmp: IPPROTO_ICMP, udp: udpCreate, ping: pingCreate, raw: rawCreate });
   },
 };
-
-/** ping_init_sock: EACCES unless a group of the caller is in ping_group_range. */
-function pingCheckGroup(net: NetNamespace, t: Task): void {
-  const [lo, hi] = inetNetState(net).pingGroupRange;
-  const c = t.cred;
-  const ok = (g: number) => g >= lo && g <= hi;
-  if (ok(c.egid)) return;
-  for (const g of c.groups) if (ok(g)) return;
-  fail(EACCES);
-}
-
-/** Bits of sk_shutdown. */
-const RCV_SHUTDOWN = 1, SEND_SHUTDOWN = 2;
-
-/** inet_shutdown's common part: EINVAL for a bad `how`; returns the new shutdown bits. */
-function shutdownBits(how: number): number {
-  if (!Number.isInteger(how) || how < SHUT_RD || how > SHUT_RDWR) fail(EINVAL);
-  return how + 1;
-}
-
-/** datagram_poll */
-function dgramPoll(sock: Socket, readable: boolean, shut: number): number {
-  let mask = 0;
-  if (sock.err) mask |= POLLERR;
-  if (shut & RCV_SHUTDOWN) mask |= POLLRDHUP | POLLIN | POLLRDNORM;
-  if (shut === (RCV_SHUTDOWN | SEND_SHUTDOWN)) mask |= POLLHUP;
-  if (readable) mask |= POLLIN | POLLRDNORM;
-  mask |= POLLOUT | POLLWRNORM | POLLWRBAND;
-  return mask;
-}
 
 /** Privileged port check of inet_bind (ip_unprivileged_port_start = 1024). */
 function checkBindPort(port: number, t: Task): void {
@@ -309,17 +277,11 @@ export const udpOps: ProtoOps = {
   poll(sock) { const sk = udpSk(sock); return dgramPoll(sock, sk.u.rxQueue.length > 0, sk.shut); },
   ioctl(sock, cmd, arg) {
     const u = udpSk(sock).u;
-    if (cmd === SIOCINQ) return putIntArg(arg, u.rxQueue[0]?.data.length ?? 0);
-    if (cmd === SIOCOUTQ) return putIntArg(arg, 0);
-    return inetIoctl(sock, cmd, arg);
+    return dgramIoctl(sock, cmd, arg, () => u.rxQueue[0]?.data.length ?? 0);
   },
   shutdown(sock, how) {
     const sk = udpSk(sock);
-    const bits = shutdownBits(how);
-    sk.shut |= bits;
-    sock.wake(0);
-    // inet_shutdown: an unconnected datagram socket is shut all the same, but says ENOTCONN.
-    if (!sk.u.remotePort) fail(ENOTCONN);
+    dgramShutdown(sock, sk, how, () => sk.u.remotePort !== 0);
   },
   setsockopt(sock, level, name, v) {
     const sk = udpSk(sock);
@@ -350,26 +312,14 @@ export const udpOps: ProtoOps = {
     udpSend(sock, sk, data, daddr, dport);
     return data.length;
   },
-  async recvmsg(sock, msg, flags) {
+  recvmsg(sock, msg, flags) {
     const sk = udpSk(sock);
-    if (flags & MSG_OOB) fail(EOPNOTSUPP);
-    if (flags & MSG_ERRQUEUE) fail(EAGAIN);
-    const deadline = sockTimeo(sock, (flags & MSG_DONTWAIT) !== 0, false);
-    for (;;) {
-      const err = sock.takeError();
-      if (err) fail(err);
+    return dgramRecvWait(sock, flags, () => {
       const d = sk.u.rxQueue[0];
-      if (d) {
-        if (!(flags & MSG_PEEK)) sk.u.recv();
-        const n = copyToIov(msg.iov, d.data);
-        msg.name = sinBytes(d.saddr, d.sport);
-        if (n < d.data.length) msg.flags |= MSG_TRUNC;
-        return flags & MSG_TRUNC ? d.data.length : n;
-      }
-      if (sk.shut & RCV_SHUTDOWN) return 0;
-      if (deadline === 0) fail(EAGAIN);
-      await sockWait(sock, deadline);
-    }
+      if (!d) return null;
+      if (!(flags & MSG_PEEK)) sk.u.recv();
+      return putDatagram(msg, flags, d.data, sinBytes(d.saddr, d.sport));
+    }, () => (sk.shut & RCV_SHUTDOWN) !== 0);
   },
 };
 
@@ -395,51 +345,25 @@ function udpSend(sock: Socket, sk: UdpSk, data: Uint8Array, daddr: number, dport
   net.count('UdpOutDatagrams');
 }
 
-export function putIntArg(arg: unknown, v: number): number {
-  if (arg instanceof Uint8Array) {
-    if (arg.length < 4) fail(EFAULT);
-    new DataView(arg.buffer, arg.byteOffset, 4).setInt32(0, v, true);
-    return 0;
-  }
-  if (typeof arg === 'object' && arg !== null) { (arg as { value: number }).value = v; return 0; }
-  fail(EFAULT);
-}
-
 // ---- ping sockets (net/ipv4/ping.c) ------------------------------------------------------------
 
 interface PingMsg { data: Uint8Array; saddr: number }
 
-class PingSk {
+class PingSk extends MsgQueueSk<PingMsg> {
   readonly kind = 'ping';
   ident = 0;
   localAddr = 0;
   remoteAddr = 0;
   connected = false;
-  shut = 0;
   readonly ip = newIpOpts();
-  readonly rx: PingMsg[] = [];
-  rxBytes = 0;
-  closed = false;
-  constructor(readonly net: NetNamespace, readonly sock: Socket) {}
 
   get bound(): boolean { return this.ident !== 0; }
 
   /** ping_get_port: a free identifier (ident 0 picks one). */
   getPort(ident: number): void {
     const st = inetNetState(this.net);
-    const taken = (id: number) => [...st.ping].some((p) => p !== this && p.ident === id &&
-      (!p.localAddr || !this.localAddr || p.localAddr === this.localAddr));
-    if (ident) {
-      if (taken(ident)) fail(EADDRINUSE);
-    } else {
-      const start = this.net.random32() % 0xffff;
-      for (let i = 0; i < 0xffff && !ident; i++) {
-        const id = 1 + ((start + i) % 0xffff);
-        if (!taken(id)) ident = id;
-      }
-      if (!ident) fail(EADDRINUSE);
-    }
-    this.ident = ident;
+    this.ident = pingPickIdent(this.net, ident, (id) => [...st.ping].some((p) => p !== this && p.ident === id &&
+      (!p.localAddr || !this.localAddr || p.localAddr === this.localAddr)));
     st.ping.add(this);
   }
 
@@ -447,17 +371,8 @@ class PingSk {
     if (this.closed) return;
     this.closed = true;
     inetNetState(this.net).ping.delete(this);
-    this.net.memUncharge(this.rxBytes);
-    this.rx.length = 0; this.rxBytes = 0;
+    this.purge();
     this.sock.wake(0);
-  }
-
-  enqueue(m: PingMsg): void {
-    if (this.rxBytes + m.data.length > this.sock.rcvbuf && this.rx.length) return;
-    if (!this.net.memCharge(m.data.length)) return;
-    this.rx.push(m);
-    this.rxBytes += m.data.length;
-    this.sock.wake(POLLIN | POLLRDNORM);
   }
 }
 
@@ -537,19 +452,7 @@ export const pingOps: ProtoOps = {
     if (peer) { if (!p.connected) fail(ENOTCONN); return sinBytes(p.remoteAddr, 0); }
     return sinBytes(p.localAddr, p.ident);
   },
-  poll(sock) { const p = pingSk(sock); return dgramPoll(sock, p.rx.length > 0, p.shut); },
-  ioctl(sock, cmd, arg) {
-    const p = pingSk(sock);
-    if (cmd === SIOCINQ) return putIntArg(arg, p.rx[0]?.data.length ?? 0);
-    if (cmd === SIOCOUTQ) return putIntArg(arg, 0);
-    return inetIoctl(sock, cmd, arg);
-  },
-  shutdown(sock, how) {
-    const p = pingSk(sock);
-    p.shut |= shutdownBits(how);
-    sock.wake(0);
-    if (!p.connected) fail(ENOTCONN);
-  },
+  ...msgQueueOps(pingSk),
   setsockopt(sock, level, name, v) {
     if (level === SOL_IP && ipSetsockopt(pingSk(sock).ip, name, v)) return;
     fail(ENOPROTOOPT);
@@ -600,51 +503,28 @@ export const pingOps: ProtoOps = {
     net.count('IcmpOutEchos');
     return len;
   },
-  async recvmsg(sock, msg, flags) {
-    const p = pingSk(sock);
-    if (flags & MSG_OOB) fail(EOPNOTSUPP);
-    if (flags & MSG_ERRQUEUE) fail(EAGAIN);
-    const deadline = sockTimeo(sock, (flags & MSG_DONTWAIT) !== 0, false);
-    for (;;) {
-      const err = sock.takeError();
-      if (err) fail(err);
-      const m = p.rx[0];
-      if (m) {
-        if (!(flags & MSG_PEEK)) { p.rx.shift(); p.rxBytes -= m.data.length; p.net.memUncharge(m.data.length); }
-        const n = copyToIov(msg.iov, m.data);
-        msg.name = sinBytes(m.saddr, 0);
-        if (n < m.data.length) msg.flags |= MSG_TRUNC;
-        return flags & MSG_TRUNC ? m.data.length : n;
-      }
-      if (p.shut & RCV_SHUTDOWN || p.closed) return 0;
-      if (deadline === 0) fail(EAGAIN);
-      await sockWait(sock, deadline);
-    }
+  recvmsg(sock, msg, flags) {
+    return queueRecvmsg(sock, pingSk(sock), msg, flags, (m) => sinBytes(m.saddr, 0));
   },
 };
 
 // ---- raw ICMP sockets (net/ipv4/raw.c) -----------------------------------------------------------
 
-class RawSk {
+class RawSk extends MsgQueueSk<PingMsg> {
   readonly kind = 'raw';
   localAddr = 0;
   remoteAddr = 0;
   connected = false;
-  shut = 0;
   /** ICMP_FILTER: bit n set drops ICMP type n. */
   filter = 0;
   readonly ip = newIpOpts();
-  readonly rx: PingMsg[] = [];
-  rxBytes = 0;
-  closed = false;
-  constructor(readonly net: NetNamespace, readonly sock: Socket, readonly protocol: number) {}
+  constructor(net: NetNamespace, sock: Socket, readonly protocol: number) { super(net, sock); }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     inetNetState(this.net).raw.delete(this);
-    this.net.memUncharge(this.rxBytes);
-    this.rx.length = 0; this.rxBytes = 0;
+    this.purge();
     this.sock.wake(0);
   }
 }
@@ -667,12 +547,7 @@ function rawDeliver(st: InetNetState, skb: SkBuff, iph: Ipv4Header): void {
     if (r.localAddr && r.localAddr !== iph.daddr) continue;
     if (r.connected && r.remoteAddr !== iph.saddr) continue;
     if (type < 32 && (r.filter >>> type) & 1) continue;
-    const data = skb.buf.slice(skb.networkHeader, skb.tail);
-    if (r.rxBytes + data.length > r.sock.rcvbuf && r.rx.length) continue;
-    if (!r.net.memCharge(data.length)) continue;
-    r.rx.push({ data, saddr: iph.saddr });
-    r.rxBytes += data.length;
-    r.sock.wake(POLLIN | POLLRDNORM);
+    r.enqueue({ data: skb.buf.slice(skb.networkHeader, skb.tail), saddr: iph.saddr });
   }
 }
 
@@ -700,19 +575,7 @@ export const rawOps: ProtoOps = {
     if (peer) { if (!r.connected) fail(ENOTCONN); return sinBytes(r.remoteAddr, 0); }
     return sinBytes(r.localAddr, 0);
   },
-  poll(sock) { const r = rawSk(sock); return dgramPoll(sock, r.rx.length > 0, r.shut); },
-  ioctl(sock, cmd, arg) {
-    const r = rawSk(sock);
-    if (cmd === SIOCINQ) return putIntArg(arg, r.rx[0]?.data.length ?? 0);
-    if (cmd === SIOCOUTQ) return putIntArg(arg, 0);
-    return inetIoctl(sock, cmd, arg);
-  },
-  shutdown(sock, how) {
-    const r = rawSk(sock);
-    r.shut |= shutdownBits(how);
-    sock.wake(0);
-    if (!r.connected) fail(ENOTCONN);
-  },
+  ...msgQueueOps(rawSk),
   setsockopt(sock, level, name, v) {
     const r = rawSk(sock);
     if (level === SOL_RAW) {
@@ -759,26 +622,8 @@ export const rawOps: ProtoOps = {
     net.ipQueueXmit(skb, sendParams(r.ip, daddr, r.localAddr || rt.saddr, r.protocol));
     return len;
   },
-  async recvmsg(sock, msg, flags) {
-    const r = rawSk(sock);
-    if (flags & MSG_OOB) fail(EOPNOTSUPP);
-    if (flags & MSG_ERRQUEUE) fail(EAGAIN);
-    const deadline = sockTimeo(sock, (flags & MSG_DONTWAIT) !== 0, false);
-    for (;;) {
-      const err = sock.takeError();
-      if (err) fail(err);
-      const m = r.rx[0];
-      if (m) {
-        if (!(flags & MSG_PEEK)) { r.rx.shift(); r.rxBytes -= m.data.length; r.net.memUncharge(m.data.length); }
-        const n = copyToIov(msg.iov, m.data);
-        msg.name = sinBytes(m.saddr, 0);
-        if (n < m.data.length) msg.flags |= MSG_TRUNC;
-        return flags & MSG_TRUNC ? m.data.length : n;
-      }
-      if (r.shut & RCV_SHUTDOWN || r.closed) return 0;
-      if (deadline === 0) fail(EAGAIN);
-      await sockWait(sock, deadline);
-    }
+  recvmsg(sock, msg, flags) {
+    return queueRecvmsg(sock, rawSk(sock), msg, flags, (m) => sinBytes(m.saddr, 0));
   },
 };
 

@@ -39,33 +39,34 @@
  */
 import { fail, KernelError } from '../../lib/errors.js';
 import {
-  EAFNOSUPPORT, EINVAL, EADDRNOTAVAIL, EACCES, EPERM, ENOTCONN, EOPNOTSUPP, ESOCKTNOSUPPORT,
-  EPROTONOSUPPORT, EAGAIN, EMSGSIZE, EDESTADDRREQ, EPIPE, ENOPROTOOPT, EADDRINUSE, ENETUNREACH,
+  EAFNOSUPPORT, EINVAL, EADDRNOTAVAIL, EACCES, ENOTCONN, EOPNOTSUPP,
+  EMSGSIZE, EDESTADDRREQ, EPIPE, ENOPROTOOPT, EADDRINUSE, ENETUNREACH,
   ECONNREFUSED, EHOSTUNREACH, EPROTO,
 } from '../../uapi/errno.js';
 import {
-  AF_INET, AF_INET6, AF_UNSPEC, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, IPPROTO_IP, IPPROTO_UDP, IPPROTO_TCP,
-  IPPROTO_ICMPV6, SOL_IP, SOL_IPV6, SOL_ICMPV6, MSG_PEEK, MSG_DONTWAIT, MSG_TRUNC, MSG_ERRQUEUE, MSG_OOB, SS_CONNECTED,
-  SS_UNCONNECTED, SIOCINQ, SIOCOUTQ, SOCKADDR_IN_SIZE, SOCKADDR_IN6_SIZE, SO_BROADCAST,
+  AF_INET, AF_INET6, AF_UNSPEC,
+  IPPROTO_ICMPV6, SOL_IP, SOL_IPV6, SOL_ICMPV6, MSG_PEEK, MSG_OOB, SS_CONNECTED,
+  SS_UNCONNECTED, SOCKADDR_IN_SIZE, SOCKADDR_IN6_SIZE, SO_BROADCAST,
 } from '../../uapi/socket.js';
-import { CAP_NET_RAW, POLLIN, POLLRDNORM, POLLERR } from '../../uapi/misc.js';
-import type { Task } from '../../kernel/index.js';
+import { POLLERR } from '../../uapi/misc.js';
 import {
   ICMPV6_HLEN, ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY, ICMPV6_DEST_UNREACH, ICMPV6_PKT_TOOBIG, ICMPV6_TIME_EXCEED,
   ICMPV6_PARAMPROB, IPV6_HLEN, NEXTHDR_ICMP, icmpv6ChecksumOk, writeIcmpv6Header, parseIpv6Header,
 } from '../header/index.js';
-import { netOf, type NetNamespace, type SkBuff } from '../core/index.js';
+import type { NetNamespace, SkBuff } from '../core/index.js';
 import { udpState, type UdpSock, type UdpDatagram } from '../udp/index.js';
 import {
   ipv6Stack, udp6Socket, procNetRegister, type Udp6Sock, type Udp6Datagram, type Ip6RcvInfo, type Ip6SendParams, type Inet6Protocol,
 } from '../ipv6/index.js';
-import { Socket, sockWait, sockTimeo, iovLen, type ProtoOps, type NetProtoFamily } from './socket.js';
-import { inetIoctl } from './af_inet_ioctl.js';
+import { Socket, iovLen, type ProtoOps, type NetProtoFamily } from './socket.js';
 import { newIpOpts, ipSetsockopt, ipGetsockopt, type IpOpts } from './af_inet_opts.js';
 import { sockOfEndpoint } from './af_inet_reg.js';
 import { procNetTcp, procNetUdp } from './af_inet_proc.js';
-import { inetNetState, copyToIov, gatherIov, putIntArg, sinParse } from './af_inet.js';
-import { tcpCreate } from './af_inet_tcp.js';
+import { inetCreate, sinParse } from './af_inet.js';
+import {
+  RCV_SHUTDOWN, SEND_SHUTDOWN, dgramPoll, dgramShutdown, dgramIoctl, pingPickIdent, MsgQueueSk,
+  queueRecvmsg, msgQueueOps, dgramRecvWait, putDatagram, gatherIov,
+} from './af_inet_common.js';
 import {
   SIN6_LEN_RFC2133, sin6Parse, sin6Bytes, isMapped, toMapped, fromMapped, needsScope, scopeIdFor, isAny6,
   bind6Check, type SockaddrIn6,
@@ -76,7 +77,6 @@ import {
 } from './af_inet6_opts.js';
 
 const LOOPBACK6 = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
-const RCV_SHUTDOWN = 1, SEND_SHUTDOWN = 2;
 
 // ---- per-namespace state -------------------------------------------------------------------------
 
@@ -115,66 +115,25 @@ export function inet6Init(net: NetNamespace): void {
 export const inet6Family: NetProtoFamily = {
   family: AF_INET6,
   create(t, sock, protocol) {
-    const net = netOf(t.kernel);
-    switch (sock.type) {
-      case SOCK_STREAM:
-        if (protocol !== IPPROTO_IP && protocol !== IPPROTO_TCP) fail(EPROTONOSUPPORT);
-        sock.protocol = IPPROTO_TCP;
-        tcpCreate(net, sock);
-        return;
-      case SOCK_DGRAM:
-        if (protocol === IPPROTO_IP || protocol === IPPROTO_UDP) {
-          sock.protocol = IPPROTO_UDP;
-          udp6Create(net, sock);
-          return;
-        }
-        if (protocol === IPPROTO_ICMPV6) {
-          pingCheckGroup(net, t);
-          inet6Init(net);
-          sock.protocol = IPPROTO_ICMPV6;
-          sock.sk = new Ping6Sk(net, sock);
-          sock.ops = ping6Ops;
-          return;
-        }
-        fail(EPROTONOSUPPORT);
-      // eslint-disable-next-line no-fallthrough
-      case SOCK_RAW:
-        if (!t.cred.capable(CAP_NET_RAW)) fail(EPERM);
-        if (protocol !== IPPROTO_ICMPV6) fail(EPROTONOSUPPORT);
+    inetCreate(t, sock, protocol, {
+      icmp: IPPROTO_ICMPV6,
+      udp: udp6Create,
+      ping(net, sock) {
+        inet6Init(net);
+        sock.protocol = IPPROTO_ICMPV6;
+        sock.sk = new Ping6Sk(net, sock);
+        sock.ops = ping6Ops;
+      },
+      raw(net, sock) {
         inet6Init(net);
         sock.protocol = IPPROTO_ICMPV6;
         sock.sk = new Raw6Sk(net, sock);
         inet6State(net).raw.add(sock.sk as Raw6Sk);
         sock.ops = raw6Ops;
-        return;
-      // eslint-disable-next-line no-fallthrough
-      default:
-        fail(ESOCKTNOSUPPORT);
-    }
+      },
+    });
   },
 };
-
-function pingCheckGroup(net: NetNamespace, t: Task): void {
-  const [lo, hi] = inetNetState(net).pingGroupRange;
-  const ok = (g: number) => g >= lo && g <= hi;
-  if (ok(t.cred.egid)) return;
-  for (const g of t.cred.groups) if (ok(g)) return;
-  fail(EACCES);
-}
-
-function shutdownBits(how: number): number {
-  if (!Number.isInteger(how) || how < 0 || how > 2) fail(EINVAL);
-  return how + 1;
-}
-
-function dgramPoll(sock: Socket, readable: boolean, shut: number): number {
-  let mask = 0;
-  if (sock.err) mask |= POLLERR;
-  if (shut & RCV_SHUTDOWN) mask |= 0x2000 /* POLLRDHUP */ | POLLIN | POLLRDNORM;
-  if (shut === (RCV_SHUTDOWN | SEND_SHUTDOWN)) mask |= 0x10 /* POLLHUP */;
-  if (readable) mask |= POLLIN | POLLRDNORM;
-  return mask | 0x4 /* POLLOUT */ | 0x100 /* POLLWRNORM */ | 0x200 /* POLLWRBAND */;
-}
 
 /** icmpv6_err_convert */
 export function icmp6Errno(type: number, code: number): { errno: number; hard: boolean } | null {
@@ -402,19 +361,15 @@ export const udp6Ops: ProtoOps = {
   poll(sock) { const sk = u6sk(sock); return dgramPoll(sock, nextDatagram(sk) !== null, sk.shut); },
   ioctl(sock, cmd, arg) {
     const sk = u6sk(sock);
-    if (cmd === SIOCINQ) {
+    return dgramIoctl(sock, cmd, arg, () => {
       const n = nextDatagram(sk);
       const d = n ? (n.from === 6 ? sk.u6.rxQueue[0] : sk.u4!.rxQueue[0]) : undefined;
-      return putIntArg(arg, d?.data.length ?? 0);
-    }
-    if (cmd === SIOCOUTQ) return putIntArg(arg, 0);
-    return inetIoctl(sock, cmd, arg);
+      return d?.data.length ?? 0;
+    });
   },
   shutdown(sock, how) {
     const sk = u6sk(sock);
-    sk.shut |= shutdownBits(how);
-    sock.wake(0);
-    if (!sk.conn) fail(ENOTCONN);
+    dgramShutdown(sock, sk, how, () => sk.conn !== 0);
   },
   setsockopt(sock, level, name, v) {
     const sk = u6sk(sock);
@@ -483,39 +438,27 @@ export const udp6Ops: ProtoOps = {
     };
     return sk.u6.sendto(data, dest.v6, dest.port, dest.scope, o);
   },
-  async recvmsg(sock, msg, flags) {
+  recvmsg(sock, msg, flags) {
     const sk = u6sk(sock);
-    if (flags & MSG_OOB) fail(EOPNOTSUPP);
-    if (flags & MSG_ERRQUEUE) fail(EAGAIN);
-    const deadline = sockTimeo(sock, (flags & MSG_DONTWAIT) !== 0, false);
-    for (;;) {
-      const err = sock.takeError();
-      if (err) fail(err);
+    return dgramRecvWait(sock, flags, () => {
       const n = nextDatagram(sk);
-      if (n) {
-        let data: Uint8Array, name: Uint8Array, d6: Udp6Datagram | null = null, d4: UdpDatagram | null = null;
-        if (n.from === 6) {
-          const d = d6 = sk.u6.rxQueue[0]!;
-          if (!(flags & MSG_PEEK)) sk.u6.recv();
-          data = d.data;
-          name = sin6Bytes(d.saddr, d.sport, scopeIdFor(d.saddr, d.ifindex));
-        } else {
-          const d = d4 = sk.u4!.rxQueue[0]!;
-          if (!(flags & MSG_PEEK)) sk.u4!.recv();
-          data = d.data;
-          name = sin6Bytes(toMapped(d.saddr), d.sport);
-        }
-        const c = copyToIov(msg.iov, data);
-        msg.name = name;
-        const cm = recvCmsgs(sk.o, d6, d4);
-        if (cm.length) msg.scm = { fds: [], creds: null, cmsgs: cm };
-        if (c < data.length) msg.flags |= MSG_TRUNC;
-        return flags & MSG_TRUNC ? data.length : c;
+      if (!n) return null;
+      let data: Uint8Array, name: Uint8Array, d6: Udp6Datagram | null = null, d4: UdpDatagram | null = null;
+      if (n.from === 6) {
+        const d = d6 = sk.u6.rxQueue[0]!;
+        if (!(flags & MSG_PEEK)) sk.u6.recv();
+        data = d.data;
+        name = sin6Bytes(d.saddr, d.sport, scopeIdFor(d.saddr, d.ifindex));
+      } else {
+        const d = d4 = sk.u4!.rxQueue[0]!;
+        if (!(flags & MSG_PEEK)) sk.u4!.recv();
+        data = d.data;
+        name = sin6Bytes(toMapped(d.saddr), d.sport);
       }
-      if (sk.shut & RCV_SHUTDOWN) return 0;
-      if (deadline === 0) fail(EAGAIN);
-      await sockWait(sock, deadline);
-    }
+      const cm = recvCmsgs(sk.o, d6, d4);
+      if (cm.length) msg.scm = { fds: [], creds: null, cmsgs: cm };
+      return putDatagram(msg, flags, data, name);
+    }, () => (sk.shut & RCV_SHUTDOWN) !== 0);
   },
 };
 
@@ -545,39 +488,24 @@ function recvCmsgs(o: Ipv6Opts, d6: Udp6Datagram | null, d4: UdpDatagram | null)
 
 interface Ping6Msg { data: Uint8Array; saddr: Uint8Array; ifindex: number }
 
-class Ping6Sk {
+class Ping6Sk extends MsgQueueSk<Ping6Msg> {
   readonly kind = 'ping6';
   ident = 0;
   localAddr = new Uint8Array(16);
   remoteAddr = new Uint8Array(16);
   boundIf = 0;
   connected = false;
-  shut = 0;
   readonly o: Ipv6Opts;
-  readonly rx: Ping6Msg[] = [];
-  rxBytes = 0;
-  closed = false;
   /** ICMP6_FILTER: 8 words, bit set = block that type (only echo replies reach us anyway). */
   filter = new Uint8Array(32);
-  constructor(readonly net: NetNamespace, readonly sock: Socket) { this.o = newIpv6Opts(net); }
+  constructor(net: NetNamespace, sock: Socket) { super(net, sock); this.o = newIpv6Opts(net); }
 
   get bound(): boolean { return this.ident !== 0; }
 
   getPort(ident: number): void {
     const st = inet6State(this.net);
-    const taken = (id: number) => [...st.ping].some((p) => p !== this && p.ident === id &&
-      (isAny6(p.localAddr) || isAny6(this.localAddr) || p.localAddr.every((b, i) => b === this.localAddr[i])));
-    if (ident) {
-      if (taken(ident)) fail(EADDRINUSE);
-    } else {
-      const start = this.net.random32() % 0xffff;
-      for (let i = 0; i < 0xffff && !ident; i++) {
-        const id = 1 + ((start + i) % 0xffff);
-        if (!taken(id)) ident = id;
-      }
-      if (!ident) fail(EADDRINUSE);
-    }
-    this.ident = ident;
+    this.ident = pingPickIdent(this.net, ident, (id) => [...st.ping].some((p) => p !== this && p.ident === id &&
+      (isAny6(p.localAddr) || isAny6(this.localAddr) || p.localAddr.every((b, i) => b === this.localAddr[i]))));
     st.ping.add(this);
   }
 
@@ -585,18 +513,9 @@ class Ping6Sk {
     if (this.closed) return;
     this.closed = true;
     inet6State(this.net).ping.delete(this);
-    this.net.memUncharge(this.rxBytes);
-    this.rx.length = 0; this.rxBytes = 0;
+    this.purge();
     ipv6DropGroups(this.net, this.o);
     this.sock.wake(0);
-  }
-
-  enqueue(m: Ping6Msg): void {
-    if (this.rxBytes + m.data.length > this.sock.rcvbuf && this.rx.length) return;
-    if (!this.net.memCharge(m.data.length)) return;
-    this.rx.push(m);
-    this.rxBytes += m.data.length;
-    this.sock.wake(POLLIN | POLLRDNORM);
   }
 }
 
@@ -651,6 +570,80 @@ function pingOptCtx(p: Ping6Sk): V6OptCtx {
   };
 }
 
+/**
+ * The peer a connect(2) of a ping or raw ICMPv6 socket names, checked and routed (null for
+ * AF_UNSPEC, which disconnects). A ping socket also turns IPv4 peers away: a sockaddr_in is
+ * EAFNOSUPPORT, a v4-mapped address ENETUNREACH.
+ */
+function icmp6ConnectDest(sock: Socket, p: Ping6Sk, addr: Uint8Array, ping: boolean): { daddr: Uint8Array; scope: number; saddr: Uint8Array } | null {
+  if (addr.length < 2) fail(EINVAL);
+  const fam = addr[0]! | (addr[1]! << 8);
+  if (fam === AF_UNSPEC) { p.connected = false; p.remoteAddr = new Uint8Array(16); sock.state = SS_UNCONNECTED; return null; }
+  if (ping && fam === AF_INET) fail(EAFNOSUPPORT);
+  if (addr.length < SIN6_LEN_RFC2133) fail(EINVAL);
+  if (fam !== AF_INET6) fail(EAFNOSUPPORT);
+  const a = sin6Parse(addr);
+  if (isAny6(a.addr)) a.addr = LOOPBACK6.slice();
+  if (ping && isMapped(a.addr)) fail(ENETUNREACH);
+  const scope = destScope(a, p.boundIf) || (a.addr[0] === 0xff ? p.o.mcIf : 0);
+  const rt = icmp6Route(p, a.addr, scope);
+  return { daddr: a.addr, scope, saddr: rt.saddr };
+}
+
+/**
+ * Where a ping or raw ICMPv6 sendmsg goes: msg_name (at least RFC 2133's 24 bytes; "::" is the
+ * loopback address) or the connected peer, and the interface a scoped destination needs. Ping
+ * wants AF_INET6 and no v4-mapped address (EINVAL); raw (rawv6_sendmsg) also lets AF_UNSPEC by.
+ */
+function icmp6SendDest(p: Ping6Sk, name: Uint8Array | null, ping: boolean): { daddr: Uint8Array; scope: number } {
+  if (!name) {
+    if (!p.connected) fail(EDESTADDRREQ);
+    return { daddr: p.remoteAddr, scope: p.boundIf };
+  }
+  if (name.length < SIN6_LEN_RFC2133) fail(EINVAL);
+  const a = sin6Parse(name);
+  if (ping ? a.family !== AF_INET6 : a.family && a.family !== AF_INET6) fail(EAFNOSUPPORT);
+  if (ping && isMapped(a.addr)) fail(EINVAL);
+  const daddr = isAny6(a.addr) ? LOOPBACK6.slice() : a.addr;
+  let scope = p.boundIf;
+  if (needsScope(daddr)) {
+    if (a.scopeId && p.boundIf && a.scopeId !== p.boundIf) fail(EINVAL);
+    scope = a.scopeId || p.boundIf || (daddr[0] === 0xff ? p.o.mcIf : 0);
+  }
+  return { daddr, scope };
+}
+
+/** The route to `daddr` from the socket's address (EINVAL: a scoped destination without interface). */
+function icmp6Route(p: Ping6Sk, daddr: Uint8Array, scope: number): { saddr: Uint8Array } {
+  if (needsScope(daddr) && !scope) fail(EINVAL);
+  return ipv6Stack(p.net).st.routeOutput(daddr, isAny6(p.localAddr) ? null : p.localAddr, scope);
+}
+
+/**
+ * Send one ICMPv6 message of a ping or raw socket: the caller's bytes with the header rewritten
+ * (type, code, the 4 bytes after the checksum, and the checksum itself), with the socket's hop
+ * limit, traffic class and interface.
+ */
+function icmp6Xmit(
+  p: Ping6Sk, data: Uint8Array, type: number, code: number, un: number, saddr: Uint8Array, daddr: Uint8Array,
+  scope: number, dontFrag: boolean,
+): void {
+  const net = p.net, len = data.length;
+  const skb = net.allocSkb(len);
+  const off = skb.put(len);
+  skb.buf.set(data, off);
+  writeIcmpv6Header(skb.buf, off, off + len, type, code, un, saddr, daddr);
+  skb.transportHeader = off;
+  const sp: Ip6SendParams = { daddr, saddr, nextHeader: NEXTHDR_ICMP };
+  const hl = hopLimitFor(p.o, daddr[0] === 0xff);
+  if (hl !== undefined) sp.hopLimit = hl;
+  if (p.o.tclass) sp.trafficClass = p.o.tclass;
+  if (scope) sp.oif = scope;
+  if (dontFrag) sp.dontFrag = true;
+  ipv6Stack(net).xmit(skb, sp);
+  net.count('Icmp6OutMsgs');
+}
+
 export const ping6Ops: ProtoOps = {
   family: AF_INET6,
   release(sock) { p6sk(sock).close(); },
@@ -667,22 +660,12 @@ export const ping6Ops: ProtoOps = {
   },
   connect(sock, addr) {
     const p = p6sk(sock);
-    if (addr.length < 2) fail(EINVAL);
-    const fam = addr[0]! | (addr[1]! << 8);
-    if (fam === AF_UNSPEC) { p.connected = false; p.remoteAddr = new Uint8Array(16); sock.state = SS_UNCONNECTED; return; }
-    if (fam === AF_INET) fail(EAFNOSUPPORT);
-    if (addr.length < SIN6_LEN_RFC2133) fail(EINVAL);
-    if (fam !== AF_INET6) fail(EAFNOSUPPORT);
-    const a = sin6Parse(addr);
-    if (isAny6(a.addr)) a.addr = LOOPBACK6.slice();
-    if (isMapped(a.addr)) fail(ENETUNREACH);
-    const scope = destScope(a, p.boundIf) || (a.addr[0] === 0xff ? p.o.mcIf : 0);
-    if (needsScope(a.addr) && !scope) fail(EINVAL);
-    const rt = ipv6Stack(p.net).st.routeOutput(a.addr, isAny6(p.localAddr) ? null : p.localAddr, scope);
-    if (isAny6(p.localAddr)) p.localAddr = rt.saddr.slice();
-    if (scope) p.boundIf = scope;
+    const d = icmp6ConnectDest(sock, p, addr, true);
+    if (!d) return;
+    if (isAny6(p.localAddr)) p.localAddr = d.saddr.slice();
+    if (d.scope) p.boundIf = d.scope;
     if (!p.bound) p.getPort(0);
-    p.remoteAddr = a.addr.slice(); p.connected = true;
+    p.remoteAddr = d.daddr.slice(); p.connected = true;
     sock.state = SS_CONNECTED;
   },
   accept() { fail(EOPNOTSUPP); },
@@ -695,19 +678,7 @@ export const ping6Ops: ProtoOps = {
     }
     return sin6Bytes(p.localAddr, p.ident, scopeIdFor(p.localAddr, p.boundIf));
   },
-  poll(sock) { const p = p6sk(sock); return dgramPoll(sock, p.rx.length > 0, p.shut); },
-  ioctl(sock, cmd, arg) {
-    const p = p6sk(sock);
-    if (cmd === SIOCINQ) return putIntArg(arg, p.rx[0]?.data.length ?? 0);
-    if (cmd === SIOCOUTQ) return putIntArg(arg, 0);
-    return inetIoctl(sock, cmd, arg);
-  },
-  shutdown(sock, how) {
-    const p = p6sk(sock);
-    p.shut |= shutdownBits(how);
-    sock.wake(0);
-    if (!p.connected) fail(ENOTCONN);
-  },
+  ...msgQueueOps(p6sk),
   setsockopt(sock, level, name, v) {
     const p = p6sk(sock);
     if (level === SOL_IPV6 && ipv6Setsockopt(p.o, pingOptCtx(p), name, v)) return;
@@ -727,21 +698,7 @@ export const ping6Ops: ProtoOps = {
   sendmsg(sock, msg, flags) {
     const p = p6sk(sock);
     if (flags & MSG_OOB) fail(EOPNOTSUPP);
-    let daddr: Uint8Array, scope = p.boundIf;
-    if (msg.name) {
-      if (msg.name.length < SIN6_LEN_RFC2133) fail(EINVAL);
-      const a = sin6Parse(msg.name);
-      if (a.family !== AF_INET6) fail(EAFNOSUPPORT);
-      if (isMapped(a.addr)) fail(EINVAL);
-      daddr = isAny6(a.addr) ? LOOPBACK6.slice() : a.addr;
-      if (needsScope(daddr)) {
-        if (a.scopeId && p.boundIf && a.scopeId !== p.boundIf) fail(EINVAL);
-        scope = a.scopeId || p.boundIf || (daddr[0] === 0xff ? p.o.mcIf : 0);
-      }
-    } else {
-      if (!p.connected) fail(EDESTADDRREQ);
-      daddr = p.remoteAddr;
-    }
+    const { daddr, scope } = icmp6SendDest(p, msg.name, true);
     const len = iovLen(msg.iov);
     if (len > 0xffff) fail(EMSGSIZE);
     if (len < ICMPV6_HLEN) fail(EINVAL);
@@ -750,47 +707,16 @@ export const ping6Ops: ProtoOps = {
     const err = sock.takeError();
     if (err) fail(err);
     if (p.shut & SEND_SHUTDOWN) fail(EPIPE);
-    const net = p.net, stack = ipv6Stack(net);
-    if (needsScope(daddr) && !scope) fail(EINVAL);
-    const rt = stack.st.routeOutput(daddr, isAny6(p.localAddr) ? null : p.localAddr, scope);
+    const rt = icmp6Route(p, daddr, scope);
     if (!p.bound) p.getPort(0);
-    const skb = net.allocSkb(len);
-    const off = skb.put(len);
-    skb.buf.set(data, off);
     const un = ((p.ident << 16) | ((data[6]! << 8) | data[7]!)) >>> 0;
-    writeIcmpv6Header(skb.buf, off, off + len, ICMPV6_ECHO_REQUEST, 0, un, rt.saddr, daddr);
-    skb.transportHeader = off;
-    const sp: Ip6SendParams = { daddr, saddr: rt.saddr, nextHeader: NEXTHDR_ICMP };
-    const hl = hopLimitFor(p.o, daddr[0] === 0xff);
-    if (hl !== undefined) sp.hopLimit = hl;
-    if (p.o.tclass) sp.trafficClass = p.o.tclass;
-    if (scope) sp.oif = scope;
-    if (p.o.dontfrag || p.o.pmtudisc === IPV6_PMTUDISC_DO || p.o.pmtudisc === IPV6_PMTUDISC_PROBE) sp.dontFrag = true;
-    stack.xmit(skb, sp);
-    net.count('Icmp6OutMsgs');
-    net.count('Icmp6OutType128');
+    const df = p.o.dontfrag !== 0 || p.o.pmtudisc === IPV6_PMTUDISC_DO || p.o.pmtudisc === IPV6_PMTUDISC_PROBE;
+    icmp6Xmit(p, data, ICMPV6_ECHO_REQUEST, 0, un, rt.saddr, daddr, scope, df);
+    p.net.count('Icmp6OutType128');
     return len;
   },
-  async recvmsg(sock, msg, flags) {
-    const p = p6sk(sock);
-    if (flags & MSG_OOB) fail(EOPNOTSUPP);
-    if (flags & MSG_ERRQUEUE) fail(EAGAIN);
-    const deadline = sockTimeo(sock, (flags & MSG_DONTWAIT) !== 0, false);
-    for (;;) {
-      const err = sock.takeError();
-      if (err) fail(err);
-      const m = p.rx[0];
-      if (m) {
-        if (!(flags & MSG_PEEK)) { p.rx.shift(); p.rxBytes -= m.data.length; p.net.memUncharge(m.data.length); }
-        const n = copyToIov(msg.iov, m.data);
-        msg.name = sin6Bytes(m.saddr, 0, scopeIdFor(m.saddr, m.ifindex));
-        if (n < m.data.length) msg.flags |= MSG_TRUNC;
-        return flags & MSG_TRUNC ? m.data.length : n;
-      }
-      if (p.shut & RCV_SHUTDOWN || p.closed) return 0;
-      if (deadline === 0) fail(EAGAIN);
-      await sockWait(sock, deadline);
-    }
+  recvmsg(sock, msg, flags) {
+    return queueRecvmsg(sock, p6sk(sock), msg, flags, (m) => sin6Bytes(m.saddr, 0, scopeIdFor(m.saddr, m.ifindex)));
   },
 };
 
@@ -842,61 +768,27 @@ export const raw6Ops: ProtoOps = {
   },
   connect(sock, addr) {
     const r = r6sk(sock);
-    if (addr.length < 2) fail(EINVAL);
-    const fam = addr[0]! | (addr[1]! << 8);
-    if (fam === AF_UNSPEC) { r.connected = false; r.remoteAddr = new Uint8Array(16); sock.state = SS_UNCONNECTED; return; }
-    if (addr.length < SIN6_LEN_RFC2133) fail(EINVAL);
-    if (fam !== AF_INET6) fail(EAFNOSUPPORT);
-    const a = sin6Parse(addr);
-    if (isAny6(a.addr)) a.addr = LOOPBACK6.slice();
-    const scope = destScope(a, r.boundIf) || (a.addr[0] === 0xff ? r.o.mcIf : 0);
-    if (needsScope(a.addr) && !scope) fail(EINVAL);
-    ipv6Stack(r.net).st.routeOutput(a.addr, isAny6(r.localAddr) ? null : r.localAddr, scope);
-    if (scope) r.boundIf = scope;
-    r.remoteAddr = a.addr.slice(); r.connected = true;
+    const d = icmp6ConnectDest(sock, r, addr, false);
+    if (!d) return;
+    if (d.scope) r.boundIf = d.scope;
+    r.remoteAddr = d.daddr.slice(); r.connected = true;
     sock.state = SS_CONNECTED;
   },
   sendmsg(sock, msg, flags) {
     const r = r6sk(sock);
     if (flags & MSG_OOB) fail(EOPNOTSUPP);
-    let daddr: Uint8Array, scope = r.boundIf;
-    if (msg.name) {
-      if (msg.name.length < SIN6_LEN_RFC2133) fail(EINVAL);
-      const a = sin6Parse(msg.name);
-      if (a.family && a.family !== AF_INET6) fail(EAFNOSUPPORT);
-      daddr = isAny6(a.addr) ? LOOPBACK6.slice() : a.addr;
-      if (needsScope(daddr)) {
-        if (a.scopeId && r.boundIf && a.scopeId !== r.boundIf) fail(EINVAL);
-        scope = a.scopeId || r.boundIf || (daddr[0] === 0xff ? r.o.mcIf : 0);
-      }
-    } else {
-      if (!r.connected) fail(EDESTADDRREQ);
-      daddr = r.remoteAddr;
-    }
+    const { daddr, scope } = icmp6SendDest(r, msg.name, false);
     const len = iovLen(msg.iov);
     if (len > 0xffff) fail(EMSGSIZE);
     // Linux needs room for the checksum (4 bytes); we need a whole ICMPv6 header (8).
     if (len < ICMPV6_HLEN) fail(EINVAL);
     const err = sock.takeError();
     if (err) fail(err);
-    if (needsScope(daddr) && !scope) fail(EINVAL);
-    const net = r.net, stack = ipv6Stack(net);
-    const rt = stack.st.routeOutput(daddr, isAny6(r.localAddr) ? null : r.localAddr, scope);
+    const rt = icmp6Route(r, daddr, scope);
     const data = gatherIov(msg.iov);
-    const skb = net.allocSkb(len);
-    const off = skb.put(len);
-    skb.buf.set(data, off);
-    const dv = new DataView(skb.buf.buffer, skb.buf.byteOffset + off, len);
-    const un = len >= 8 ? dv.getUint32(4, false) : 0;
-    writeIcmpv6Header(skb.buf, off, off + len, data[0]!, data[1]!, un, rt.saddr, daddr);
-    skb.transportHeader = off;
-    const sp: Ip6SendParams = { daddr, saddr: rt.saddr, nextHeader: NEXTHDR_ICMP };
-    const hl = hopLimitFor(r.o, daddr[0] === 0xff);
-    if (hl !== undefined) sp.hopLimit = hl;
-    if (r.o.tclass) sp.trafficClass = r.o.tclass;
-    if (scope) sp.oif = scope;
-    stack.xmit(skb, sp);
-    net.count('Icmp6OutMsgs');
+    // The caller's bytes 4..7 (identifier and sequence of an echo, say) go out as written.
+    const un = new DataView(data.buffer, data.byteOffset, len).getUint32(4, false);
+    icmp6Xmit(r, data, data[0]!, data[1]!, un, rt.saddr, daddr, scope, false);
     return len;
   },
 };
