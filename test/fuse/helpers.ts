@@ -54,11 +54,18 @@ export interface Running {
   exited: Promise<number | string>;
 }
 
-/** Start `lklfuse IMAGE MNT -f ARGS...` and wait until the host shows the mount (or it exits). */
-export async function startLklfuse(image: string, mnt: string, args: string[] = []): Promise<Running> {
+/**
+ * Start `lklfuse IMAGE MNT -f ARGS...` and wait until the host shows the mount (or it exits).
+ * `as` runs it under another command (setpriv as another user), in `cwd`; `foreground: false`
+ * leaves out the -f.
+ */
+export async function startLklfuse(image: string, mnt: string, args: string[] = [],
+  o: { as?: string[]; cwd?: string; foreground?: boolean } = {}): Promise<Running> {
   // A mount left by an earlier failed test would hide ours (and fail this test for the wrong reason).
   if (mountEntry(mnt)) sh('umount', ['-l', mnt]);
-  const child = spawn(process.execPath, [LKLFUSE, image, mnt, '-f', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [process.execPath, LKLFUSE, image, mnt, ...(o.foreground === false ? [] : ['-f']), ...args];
+  const cmd = [...(o.as ?? []), ...argv];
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   child.stdout!.on('data', () => {});

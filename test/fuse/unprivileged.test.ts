@@ -14,9 +14,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
-  LKLFUSE, skipReason, tmpdir, sh, mountEntry, waitExit, pattern, type Running,
+  LKLFUSE, skipReason, tmpdir, sh, mountEntry, waitExit, pattern, startLklfuse, type Running,
 } from './helpers.js';
 
 const UID = 65534;
@@ -35,18 +35,9 @@ function asUser(cmd: string[], input?: Buffer): { status: number; stdout: Buffer
   return { status: r.status ?? -1, stdout: r.stdout ?? Buffer.alloc(0), stderr: (r.stderr?.toString() ?? '') + (r.error ? String(r.error) : '') };
 }
 
-/** Start lklfuse as the user; resolves once the host shows the mount (or lklfuse has ended). */
+/** Start lklfuse as the user (its own -f, if any, is in `args`); resolves once the host shows the mount. */
 async function start(args: string[]): Promise<Running> {
-  const child = spawn(AS[0]!, [...AS.slice(1), process.execPath, LKLFUSE, img, mnt, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  child.stdout!.on('data', () => {});
-  const exited = new Promise<number | string>((r) => child.on('exit', (code, sig) => r(code ?? sig ?? -1)));
-  let done = false;
-  void exited.then(() => { done = true; });
-  const deadline = Date.now() + 20_000;
-  while (!done && Date.now() < deadline && mountEntry(mnt)?.type !== 'fuse.lklfuse') await new Promise((r) => setTimeout(r, 50));
-  running = { child, stderr: () => err, exited };
+  running = await startLklfuse(img, mnt, args, { as: AS, cwd: dir, foreground: false });
   return running;
 }
 
