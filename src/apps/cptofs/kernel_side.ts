@@ -10,6 +10,7 @@
  * and then puts the clock back where it would have been. This kernel is private to the program,
  * so nothing else sees the clock jump.
  */
+import { xattrNames } from '../fs2tar/walk.js';
 import type { KernelTask } from '../../lkl.js';
 import {
   AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY,
@@ -94,12 +95,7 @@ export class KernelSide implements SourceSide, DestSide {
     if (n === -EOPNOTSUPP || n === -ENOTSUP) return [];
     chk(n, 'llistxattr');
     const out: Array<[string, Uint8Array]> = [];
-    for (let i = 0; i < n;) {
-      let end = list.indexOf(0, i);
-      if (end < 0 || end > n) end = n;
-      const key = list.slice(i, end);
-      i = end + 1;
-      if (key.length === 0) continue;
+    for (const key of xattrNames(list, n)) {
       const v = await sys.lgetxattr(path, key, this.valBuf, this.valBuf.length);
       if (v === -ENODATA) continue;
       chk(v, 'lgetxattr');

@@ -70,6 +70,18 @@ function join(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The names in the first `n` bytes of a listxattr buffer (NUL-terminated, in listing order). */
+export function xattrNames(list: Uint8Array, n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n;) {
+    let end = list.indexOf(0, i);
+    if (end < 0 || end > n) end = n;
+    if (end > i) out.push(list.slice(i, end));
+    i = end + 1;
+  }
+  return out;
+}
+
 /** A name for messages: UTF-8 with U+FFFD for bytes that are not. */
 export function shown(b: Uint8Array): string { return dec.decode(b); }
 
@@ -107,12 +119,7 @@ class Walker {
     if (n === -EOPNOTSUPP) return [];
     if (n < 0) { this.fail(ap, 'llistxattr', n); return null; }
     const out: Array<[Uint8Array, Uint8Array]> = [];
-    for (let i = 0; i < n;) {
-      let end = list.indexOf(0, i);
-      if (end < 0 || end > n) end = n;
-      const key = list.slice(i, end);
-      i = end + 1;
-      if (key.length === 0) continue;
+    for (const key of xattrNames(list, n)) {
       const v = await sys.lgetxattr(name, key, this.valueBuf, this.valueBuf.length);
       if (v === -ENODATA) continue; // removed since the listing: nothing to keep
       if (v < 0) { this.fail(ap, `lgetxattr ${shown(key)}`, v); continue; }

@@ -23,7 +23,7 @@ import { fail } from '../../lib/errors.js';
 import { ENOSPC } from '../../uapi/errno.js';
 import { EXT4_BG_CHECKSUM_OFFSET } from './layout/index.js';
 import type { Ext4Sb } from './ext4.js';
-import { groupDescCsum } from './super.js';
+import { groupDescCsum, descriptorLoc } from './super.js';
 import { writeState, markFreed, isPendingFree, type Ext4Handle } from './jbd.js';
 
 export const EXT4_BG_INODE_UNINIT = 0x1, EXT4_BG_BLOCK_UNINIT = 0x2, EXT4_BG_INODE_ZEROED = 0x4;
@@ -51,15 +51,6 @@ export const gdItableUnused = (s: Ext4Sb, g: number) => get32split(s, g, 0x1c, 0
 export const gdFlags = (s: Ext4Sb, g: number) => gdv(s, g).getUint16(0x12, true);
 function setGdFlags(s: Ext4Sb, g: number, f: number): void { gdv(s, g).setUint16(0x12, f, true); }
 
-/** Location of descriptor block `nr` (as super.ts's descriptorLoc). */
-function descriptorLoc(sbi: Ext4Sb, nr: number): number {
-  const firstMetaBg = sbi.es.s_first_meta_bg;
-  if (!sbi.hasMetaBg || nr < firstMetaBg) return sbi.logicalSbBlock + nr + 1;
-  const bg = sbi.descPerBlock * nr;
-  let hasSuper = sbi.bgHasSuper(bg) ? 1 : 0;
-  if (sbi.blockSize === 1024 && nr === 0 && sbi.firstDataBlock === 0) hasSuper++;
-  return hasSuper + sbi.groupFirstBlock(bg);
-}
 
 /** Bring group `g`'s descriptor block into the handle (the in-memory table is its authoritative copy). */
 function gdAccess(h: Ext4Handle, g: number): number {

@@ -353,7 +353,7 @@ function maxFileSize(blkbits: number, hugeFiles: boolean): number {
 }
 
 /** descriptor_loc: the block holding group descriptor block `nr`. */
-function descriptorLoc(sbi: Ext4Sb, nr: number): number {
+export function descriptorLoc(sbi: Ext4Sb, nr: number): number {
   const firstMetaBg = sbi.es.s_first_meta_bg;
   if (!sbi.hasMetaBg || nr < firstMetaBg) return sbi.logicalSbBlock + nr + 1;
   const bg = sbi.descPerBlock * nr;
