@@ -130,7 +130,7 @@ export function paxBody(e: TarEntry): Uint8Array {
   return r.bytes();
 }
 
-export class TarWriter {
+export class TarWriter implements EntryBody {
   private out = Buffer.allocUnsafe(OUT_SIZE);
   private pos = 0;
   private sunk = 0;
@@ -177,6 +177,11 @@ export class TarWriter {
       return this.zeros(padded - b.length);
     }
     await this.room(padded);
+    this.putIn(b, padded);
+  }
+
+  /** put() when the room is known to be there. */
+  private putIn(b: Uint8Array, padded: number): void {
     this.out.set(b, this.pos);
     this.out.fill(0, this.pos + b.length, this.pos + padded);
     this.pos += padded;
@@ -192,9 +197,9 @@ export class TarWriter {
   /** One Header, refilled for every block: building a new one per entry costs more than encoding. */
   private readonly hdr = new Header();
 
-  private async header(path: string, type: string, mode: number, uid: number, gid: number, size: number,
-    mtime: Date, linkpath?: string, devmaj = 0, devmin = 0): Promise<void> {
-    await this.room(BLOCK);
+  /** The ustar block of an entry, at pos (the caller made room). */
+  private header(path: string, type: string, mode: number, uid: number, gid: number, size: number,
+    mtime: Date, linkpath?: string, devmaj = 0, devmin = 0): void {
     this.out.fill(0, this.pos, this.pos + BLOCK);
     const h = this.hdr;
     h.path = path; h.type = type as Header['type']; h.mode = mode; h.uid = uid; h.gid = gid;
@@ -211,7 +216,8 @@ export class TarWriter {
    */
   private readonly paxBlocks = new Map<number, Uint8Array>();
 
-  private async paxHeader(bodySize: number): Promise<void> {
+  /** The extended header's ustar block, at pos (the caller made room). */
+  private paxHeader(bodySize: number): void {
     let b = this.paxBlocks.get(bodySize);
     if (b === undefined) {
       b = new Uint8Array(BLOCK);
@@ -221,14 +227,17 @@ export class TarWriter {
       h.encode(Buffer.from(b.buffer, b.byteOffset, BLOCK), 0);
       if (this.paxBlocks.size < 4096) this.paxBlocks.set(bodySize, b);
     }
-    await this.room(BLOCK);
     this.out.set(b, this.pos);
     this.pos += BLOCK;
   }
 
+  /** The size of the regular file whose body is being written (for messages). */
+  private bodySize = 0;
+
   /**
    * Add an entry. Header-only entries are complete when this resolves; a regular file returns
-   * its body, which must receive exactly `size` bytes before the next add().
+   * its body, which must receive exactly `size` bytes before the next add(). The body is this
+   * writer itself (write() and end() below): one object for every file.
    */
   async add(e: TarEntry): Promise<EntryBody | null> {
     if (this.failure) throw this.failure;
@@ -241,33 +250,50 @@ export class TarWriter {
     if (e.type === 'directory' && path.length > 1 && path[path.length - 1] === 0x2f) path = path.subarray(0, path.length - 1);
     const bare = standIn(path, e.type === 'directory' ? 99 : 100);
     const name = e.type === 'directory' ? `${bare}/` : bare;
-    await this.paxHeader(body.length);
-    await this.put(body);
-    await this.header(name, TYPE_NAMES[e.type], e.mode & 0o7777, Math.min(e.uid, USTAR_ID_MAX),
+    const padded = roundUp512(body.length);
+    // Usually all three parts fit in the gathering buffer: no await, no promise per part.
+    if (this.pos + padded + 2 * BLOCK <= OUT_SIZE) {
+      this.paxHeader(body.length);
+      this.putIn(body, padded);
+    } else {
+      await this.room(BLOCK);
+      this.paxHeader(body.length);
+      await this.put(body);
+      await this.room(BLOCK);
+    }
+    this.header(name, TYPE_NAMES[e.type], e.mode & 0o7777, Math.min(e.uid, USTAR_ID_MAX),
       Math.min(e.gid, USTAR_ID_MAX), Math.min(size, USTAR_SIZE_MAX), mtime,
       e.linkpath !== undefined ? standIn(e.linkpath, 100) : undefined,
       Math.min(e.devmajor ?? 0, USTAR_ID_MAX), Math.min(e.devminor ?? 0, USTAR_ID_MAX));
     if (e.type !== 'file') return null;
     this.owed = size;
-    return {
-      write: async (chunk: Uint8Array) => {
-        if (this.failure) throw this.failure;
-        if (chunk.length > this.owed) throw new Error(`entry body longer than its size ${size}`);
-        this.owed -= chunk.length;
-        if (chunk.length >= DIRECT_MIN) {
-          await this.flush();
-          await this.give(chunk);
-        } else {
-          await this.room(chunk.length);
-          this.out.set(chunk, this.pos);
-          this.pos += chunk.length;
-        }
-      },
-      end: async () => {
-        if (this.owed !== 0) throw new Error(`entry body ${this.owed} bytes short of its size ${size}`);
-        await this.zeros(roundUp512(size) - size);
-      },
-    };
+    this.bodySize = size;
+    return this;
+  }
+
+  /** EntryBody.write: the next bytes of the current file. */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (chunk.length > this.owed) throw new Error(`entry body longer than its size ${this.bodySize}`);
+    this.owed -= chunk.length;
+    if (chunk.length >= DIRECT_MIN) {
+      await this.flush();
+      await this.give(chunk);
+      return;
+    }
+    if (this.pos + chunk.length > OUT_SIZE) await this.flush();
+    this.out.set(chunk, this.pos);
+    this.pos += chunk.length;
+  }
+
+  /** EntryBody.end: pad the current file to the block. */
+  async end(): Promise<void> {
+    if (this.owed !== 0) throw new Error(`entry body ${this.owed} bytes short of its size ${this.bodySize}`);
+    const n = roundUp512(this.bodySize) - this.bodySize;
+    if (n === 0) return;
+    if (this.pos + n > OUT_SIZE) await this.flush();
+    this.out.fill(0, this.pos, this.pos + n);
+    this.pos += n;
   }
 
   /** Write the end-of-archive blocks and hand everything to the sink. */

@@ -15,7 +15,10 @@
  * name that is not UTF-8 survives into the archive unchanged.
  *
  * Per object: newfstatat(AT_SYMLINK_NOFOLLOW); llistxattr + lgetxattr for every name (all of
- * them, not only the last one as LKL's fs2tar keeps); then by type
+ * them, not only the last one as LKL's fs2tar keeps); then by type. Regular files and directories
+ * that getdents64 typed (d_type DT_REG, DT_DIR) are opened first instead, and fstat, flistxattr
+ * and fgetxattr then work on the descriptor: one path lookup per object instead of three. An
+ * object whose type changed since the listing goes the path way.
  *   regular file   open(O_RDONLY|O_NOFOLLOW) and read(2) in 256 KiB chunks into the entry;
  *                  a second name of an inode with nlink > 1 becomes a hard-link entry instead
  *   directory      header, then its contents
@@ -61,6 +64,8 @@ export interface WalkResult {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const DOT = enc.encode('.');
+/** d_type values of getdents64 (DT_*). */
+const DT_UNKNOWN = 0, DT_DIR = 4, DT_REG = 8;
 const DOTDOT = enc.encode('..');
 const SLASH = 0x2f;
 
@@ -104,23 +109,30 @@ class Walker {
 
   private tick(): void { this.hooks.progress?.(this.result.bytes, this.result.entries); }
 
-  /** Every extended attribute of `name` (not following a symlink), in listing order. */
-  private async xattrs(name: Uint8Array, ap: Uint8Array): Promise<Array<[Uint8Array, Uint8Array]> | null> {
+  /**
+   * Every extended attribute of `name` (not following a symlink), or of the open descriptor `fd`,
+   * in listing order.
+   */
+  private async xattrs(name: Uint8Array, ap: Uint8Array, fd = -1): Promise<Array<[Uint8Array, Uint8Array]> | null> {
     const sys = this.t.sys;
+    const listxattr = (b: Uint8Array | null, size: number) => (fd >= 0 ? sys.flistxattr(fd, b, size) : sys.llistxattr(name, b, size));
     let list = this.listBuf;
-    let n = await sys.llistxattr(name, list, list.length);
+    let n = await listxattr(list, list.length);
     if (n === -ERANGE) {
       // Cannot happen with a 64 KiB buffer on Linux (XATTR_LIST_MAX); ask for the size anyway.
-      const need = await sys.llistxattr(name, null, 0);
+      const need = await listxattr(null, 0);
       if (need < 0) { this.fail(ap, 'llistxattr', need); return null; }
       list = new Uint8Array(need);
-      n = await sys.llistxattr(name, list, list.length);
+      n = await listxattr(list, list.length);
     }
     if (n === -EOPNOTSUPP) return [];
     if (n < 0) { this.fail(ap, 'llistxattr', n); return null; }
+    if (n === 0) return [];
     const out: Array<[Uint8Array, Uint8Array]> = [];
     for (const key of xattrNames(list, n)) {
-      const v = await sys.lgetxattr(name, key, this.valueBuf, this.valueBuf.length);
+      const v = fd >= 0
+        ? await sys.fgetxattr(fd, key, this.valueBuf, this.valueBuf.length)
+        : await sys.lgetxattr(name, key, this.valueBuf, this.valueBuf.length);
       if (v === -ENODATA) continue; // removed since the listing: nothing to keep
       if (v < 0) { this.fail(ap, `lgetxattr ${shown(key)}`, v); continue; }
       out.push([key, this.valueBuf.slice(0, v)]);
@@ -128,8 +140,60 @@ class Walker {
     return out;
   }
 
-  /** Archive one object named `name` in the working directory, as archive path `ap`. */
-  async visit(name: Uint8Array, ap: Uint8Array, isRoot = false): Promise<void> {
+  /** The entry for an object (type set later), reporting its SELinux context on the way. */
+  private entry(st: Kstat, ap: Uint8Array, isRoot: boolean, xattrs: Array<[Uint8Array, Uint8Array]>): TarEntry {
+    if (this.hooks.selinux) {
+      const sel = xattrs.find(([k]) => dec.decode(k) === 'security.selinux');
+      if (sel) {
+        // "/" + path below the root, as LKL names entries; the context up to its NUL.
+        const ip = isRoot ? enc.encode('/') : ap.subarray(1);
+        const nul = sel[1].indexOf(0);
+        this.hooks.selinux(ip, nul < 0 ? sel[1] : sel[1].subarray(0, nul));
+      }
+    }
+    return {
+      path: ap, type: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid,
+      mtime: st.mtime, atime: st.atime, ctime: st.ctime, xattrs,
+    };
+  }
+
+  /**
+   * A regular file or directory as getdents64 typed it: opened first, then described through the
+   * descriptor. Returns false, having archived nothing, when the object is not (or no longer) of
+   * that type or cannot be opened: the caller then takes the path way, which reports errors.
+   */
+  private async visitOpen(name: Uint8Array, ap: Uint8Array, isRoot: boolean, dir: boolean): Promise<boolean> {
+    const sys = this.t.sys;
+    const fd = await sys.openat(AT_FDCWD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (dir ? O_DIRECTORY : 0), 0);
+    if (fd < 0) return false;
+    let closed = false;
+    try {
+      const st = {} as Kstat;
+      if (await sys.fstat(fd, st) < 0 || (st.mode & S_IFMT) !== (dir ? S_IFDIR : S_IFREG)) return false;
+      const xattrs = await this.xattrs(name, ap, fd);
+      if (xattrs === null) return true;
+      const e = this.entry(st, ap, isRoot, xattrs);
+      if (!dir) {
+        if (this.hardLink(st, ap, e)) { e.type = 'link'; await this.emit(e); return true; }
+        await this.body(fd, ap, st, e);
+        return true;
+      }
+      e.type = 'directory';
+      await this.emit(e);
+      closed = true;
+      await this.descend(fd, ap, isRoot);
+      return true;
+    } finally {
+      if (!closed) await sys.close(fd);
+    }
+  }
+
+  /**
+   * Archive one object named `name` in the working directory, as archive path `ap`; `dtype` is
+   * its d_type from the listing (DT_UNKNOWN for the root).
+   */
+  async visit(name: Uint8Array, ap: Uint8Array, isRoot = false, dtype = DT_UNKNOWN): Promise<void> {
+    if ((dtype === DT_REG || dtype === DT_DIR) && await this.visitOpen(name, ap, isRoot, dtype === DT_DIR)) return;
     const sys = this.t.sys;
     const st = {} as Kstat;
     const r = await sys.newfstatat(AT_FDCWD, name, st, AT_SYMLINK_NOFOLLOW);
@@ -141,25 +205,16 @@ class Walker {
     }
     const xattrs = await this.xattrs(name, ap);
     if (xattrs === null) return;
-    if (this.hooks.selinux) {
-      const sel = xattrs.find(([k]) => dec.decode(k) === 'security.selinux');
-      if (sel) {
-        // "/" + path below the root, as LKL names entries; the context up to its NUL.
-        const ip = isRoot ? enc.encode('/') : ap.subarray(1);
-        const nul = sel[1].indexOf(0);
-        this.hooks.selinux(ip, nul < 0 ? sel[1] : sel[1].subarray(0, nul));
-      }
-    }
-    const e: TarEntry = {
-      path: ap, type: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid,
-      mtime: st.mtime, atime: st.atime, ctime: st.ctime, xattrs,
-    };
+    const e = this.entry(st, ap, isRoot, xattrs);
     switch (fmt) {
       case S_IFREG: return this.regular(name, ap, st, e);
-      case S_IFDIR:
+      case S_IFDIR: {
         e.type = 'directory';
         await this.emit(e);
-        return this.descend(name, ap, isRoot);
+        const fd = await sys.openat(AT_FDCWD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+        if (fd < 0) { this.fail(ap, 'open directory', fd); return; }
+        return this.descend(fd, ap, isRoot);
+      }
       case S_IFLNK: {
         const n = await sys.readlinkat(AT_FDCWD, name, this.linkBuf, this.linkBuf.length);
         if (n < 0) { this.fail(ap, 'readlink', n); return; }
@@ -216,49 +271,54 @@ class Walker {
     if (fd < 0) { this.fail(ap, 'open', fd); return; }
     try {
       this.hardLink(st, ap, e);
-      const size = st.size;
-      e.type = 'file';
-      e.size = size;
-      const body = (await this.tar.add(e))!;
-      let done = 0;
-      let failed = false;
-      while (done < size) {
-        const want = Math.min(READ_CHUNK, size - done);
-        // One buffer for every read: the writer is done with a chunk once write() resolves.
-        const buf = this.readBuf.subarray(0, want);
-        let n = failed ? 0 : await sys.read(fd, buf, want);
-        if (n < 0) { this.fail(ap, `read error at byte ${done}`, n); failed = true; n = 0; }
-        if (n === 0) {
-          // Short file or failed read: pad to the size already in the header.
-          if (!failed) {
-            this.result.errors++;
-            this.hooks.warn?.(`${shown(ap)}: file shrank by ${size - done} bytes; padding with zeros`);
-            failed = true;
-          }
-          buf.fill(0);
-          await body.write(buf);
-          done += want;
-          continue;
-        }
-        await body.write(n === want ? buf : buf.subarray(0, n));
-        done += n;
-        this.result.bytes += n;
-        this.tick();
-      }
-      await body.end();
-      this.result.entries++;
-      this.tick();
+      await this.body(fd, ap, st, e);
     } finally {
       await sys.close(fd);
     }
   }
 
-  /** List a directory completely, then visit each entry from inside it. */
-  private async descend(name: Uint8Array, ap: Uint8Array, isRoot: boolean): Promise<void> {
+  /** A regular file's entry and contents, read from `fd` (the caller closes it). */
+  private async body(fd: number, ap: Uint8Array, st: Kstat, e: TarEntry): Promise<void> {
     const sys = this.t.sys;
-    const fd = await sys.openat(AT_FDCWD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-    if (fd < 0) { this.fail(ap, 'open directory', fd); return; }
+    const size = st.size;
+    e.type = 'file';
+    e.size = size;
+    const body = (await this.tar.add(e))!;
+    let done = 0;
+    let failed = false;
+    while (done < size) {
+      const want = Math.min(READ_CHUNK, size - done);
+      // One buffer for every read: the writer is done with a chunk once write() resolves.
+      const buf = this.readBuf.subarray(0, want);
+      let n = failed ? 0 : await sys.read(fd, buf, want);
+      if (n < 0) { this.fail(ap, `read error at byte ${done}`, n); failed = true; n = 0; }
+      if (n === 0) {
+        // Short file or failed read: pad to the size already in the header.
+        if (!failed) {
+          this.result.errors++;
+          this.hooks.warn?.(`${shown(ap)}: file shrank by ${size - done} bytes; padding with zeros`);
+          failed = true;
+        }
+        buf.fill(0);
+        await body.write(buf);
+        done += want;
+        continue;
+      }
+      await body.write(n === want ? buf : buf.subarray(0, n));
+      done += n;
+      this.result.bytes += n;
+      this.tick();
+    }
+    await body.end();
+    this.result.entries++;
+    this.tick();
+  }
+
+  /** List the directory open as `fd` completely, close it, then visit each entry from inside it. */
+  private async descend(fd: number, ap: Uint8Array, isRoot: boolean): Promise<void> {
+    const sys = this.t.sys;
     const names: Uint8Array[] = [];
+    const types: number[] = [];
     let entered = false;
     try {
       const buf = this.dirBuf;
@@ -275,6 +335,7 @@ class Walker {
           off += reclen;
           if (eq(nm, DOT) || eq(nm, DOTDOT)) continue;
           names.push(nm);
+          types.push(buf[off - reclen + 18]!);
         }
       }
       if (!isRoot) {
@@ -286,7 +347,7 @@ class Walker {
       await sys.close(fd);
     }
     try {
-      for (const nm of names) await this.visit(nm, join(ap, nm));
+      for (let i = 0; i < names.length; i++) await this.visit(names[i]!, join(ap, names[i]!), false, types[i]);
     } finally {
       if (entered) {
         const c = await sys.chdir(DOTDOT);
