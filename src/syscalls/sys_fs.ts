@@ -3,7 +3,7 @@
  * fd-table calls (dup, fcntl, close_range), cwd/root, mount. Thin: decode, validate, delegate to
  * the VFS, roll back on failure.
  */
-import { fail, KernelError } from '../lib/errors.js';
+import { fail, KernelError, isPromise } from '../lib/errors.js';
 import type { ByteString } from '../lib/bytestr.js';
 import { byteStringToBytes } from '../lib/bytestr.js';
 import {
@@ -45,16 +45,24 @@ import { hooks } from './hooks.js';
 
 // ---- open / close ----------------------------------------------------------------------------
 
-async function doOpen(t: Task, dfd: unknown, pathArg: unknown, flags: number, mode: number, resolve = 0): Promise<number> {
+function doOpen(t: Task, dfd: unknown, pathArg: unknown, flags: number, mode: number, resolve = 0): number | Promise<number> {
   const path = getPath(pathArg);
   if (!(flags & O_PATH)) flags |= O_LARGEFILE; // force_o_largefile(): 64-bit kernel
   if (!(flags & (O_CREAT | O_TMPFILE))) mode = 0;
   const start = dirfdPath(t, dfd, path);
-  const file = await doFilpOpen(t.fsContext(), start, path, { flags, mode, resolve });
-  try { return installFd(t, file, flags); } catch (e) { await fput(file); throw e; }
+  const file = doFilpOpen(t.fsContext(), start, path, { flags, mode, resolve });
+  return isPromise(file) ? file.then((f) => install(t, f, flags)) : install(t, file, flags);
 }
 
-async function sysOpenat(t: Task, dfd: unknown, path: unknown, flags: unknown, mode: unknown): Promise<number> {
+function install(t: Task, file: File, flags: number): number | Promise<number> {
+  try { return installFd(t, file, flags); } catch (e) {
+    const r = fput(file);
+    if (isPromise(r)) return r.then(() => { throw e; });
+    throw e;
+  }
+}
+
+function sysOpenat(t: Task, dfd: unknown, path: unknown, flags: unknown, mode: unknown): number | Promise<number> {
   // openat ignores unknown flags (historical); O_TMPFILE without O_DIRECTORY bits is EINVAL in do_filp_open.
   return doOpen(t, dfd, path, toInt32(flags) & VALID_OPEN_FLAGS, toUint32(mode) & 0o7777);
 }
@@ -88,11 +96,20 @@ async function sysOpenat2(t: Task, dfd: unknown, path: unknown, how: unknown, si
 }
 
 /** close(2): the fd goes away even when flush reports an error. */
-export async function closeFd(t: Task, fd: number): Promise<number> {
+export function closeFd(t: Task, fd: number): number | Promise<number> {
   const file = t.files.remove(fd);
   hooks.onClose?.(t, file);
+  // Without a flush and with nothing to wait for in fput, close costs no promise.
+  if (!file.fop.flush) {
+    const r = fput(file);
+    return isPromise(r) ? r.then(() => 0) : 0;
+  }
+  return closeFlush(file);
+}
+
+async function closeFlush(file: File): Promise<number> {
   let err = 0;
-  try { if (file.fop.flush) await file.fop.flush(file); } catch (e) { if (e instanceof KernelError) err = e.errno; else throw e; }
+  try { await file.fop.flush!(file); } catch (e) { if (e instanceof KernelError) err = e.errno; else throw e; }
   await fput(file);
   if (err) fail(err);
   return 0;
@@ -109,7 +126,7 @@ async function sysCloseRange(t: Task, first: unknown, last: unknown, flags: unkn
   for (const [fd] of [...t.files.entries()]) {
     if (fd < lo || fd > hi) continue;
     if (fl & CLOSE_RANGE_CLOEXEC) t.files.setCloexec(fd, true);
-    else await closeFd(t, fd).catch(() => 0);
+    else { try { await closeFd(t, fd); } catch { /* close_range ignores each close's error */ } }
   }
   return 0;
 }
@@ -625,7 +642,15 @@ export const fsSyscalls: SyscallDef[] = [
     },
   },
   { name: 'lseek', handler: (t, fd, off, whence) => vfsLlseek(fdFile(t, fd), toInt(off), toUint32(whence)) },
-  { name: 'fstat', handler: async (t, fd, out) => { putStat(out, await vfsGetattr(fdFile(t, fd).path)); return 0; } },
+  {
+    name: 'fstat',
+    handler: (t, fd, out) => {
+      const st = vfsGetattr(fdFile(t, fd).path);
+      if (isPromise(st)) return st.then((v) => { putStat(out, v); return 0; });
+      putStat(out, st);
+      return 0;
+    },
+  },
   { name: 'newfstatat', handler: sysNewfstatat },
   {
     name: 'statx', note: 'STATX_BTIME where the filesystem records it; no STATX_DIOALIGN',

@@ -2,7 +2,7 @@
  * Attribute changes (notify_change): chmod, chown, utimensat, truncate — permission rules from
  * setattr_prepare, set-id clearing, ctime updates — and stat (vfs_getattr).
  */
-import { fail } from '../../lib/errors.js';
+import { fail, isPromise, type MaybePromise } from '../../lib/errors.js';
 import { EINVAL, EISDIR, EROFS, EPERM, EFBIG, EBADF } from '../../uapi/errno.js';
 import { S_IALLUGO, S_IFMT, S_IFREG, S_IFDIR, UTIME_NOW, UTIME_OMIT, type Kstat, type Timespec } from '../../uapi/stat.js';
 import type { Inode, Iattr } from './inode.js';
@@ -126,9 +126,15 @@ export function checkFtruncate(file: File): void {
 }
 
 /** vfs_getattr */
-export async function vfsGetattr(path: Path): Promise<Kstat> {
+export function vfsGetattr(path: Path): MaybePromise<Kstat> {
   const inode = path.dentry.inode!;
-  if (inode.op.getattr) await inode.op.getattr(inode);
+  // Most filesystems have no getattr (the inode is current): no promise then.
+  const r = inode.op.getattr ? inode.op.getattr(inode) : undefined;
+  if (isPromise(r)) return r.then(() => statOf(path, inode));
+  return statOf(path, inode);
+}
+
+function statOf(path: Path, inode: Inode): Kstat {
   const st = inode.stat();
   st.mnt_id = path.mnt.id;
   return st;

@@ -2,7 +2,7 @@
  * Namespace operations (vfs_mkdir, vfs_unlink, vfs_rename, ...) with Linux's checks and errno
  * precedence, plus dcache maintenance, so filesystems only ever see validated requests.
  */
-import { fail } from '../../lib/errors.js';
+import { fail, type MaybePromise } from '../../lib/errors.js';
 import type { ByteString } from '../../lib/bytestr.js';
 import {
   EEXIST, ENOENT, ENOTDIR, EISDIR, EROFS, EPERM, EBUSY, ENOTEMPTY, EINVAL, EXDEV, EMLINK,
@@ -222,8 +222,8 @@ export async function isEmptyDir(d: Dentry): Promise<boolean> {
 }
 
 /** Last name gone and nobody has it open: let the filesystem free it. */
-export async function maybeEvict(inode: Inode): Promise<void> {
-  if (inode.nlink === 0 && inode.openCount === 0 && inode.sb.op.evictInode) await inode.sb.op.evictInode(inode);
+export function maybeEvict(inode: Inode): MaybePromise<void> {
+  if (inode.nlink === 0 && inode.openCount === 0 && inode.sb.op.evictInode) return inode.sb.op.evictInode(inode);
 }
 
 /** vfs_rename with RENAME_NOREPLACE / RENAME_EXCHANGE. */

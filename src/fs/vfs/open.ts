@@ -1,7 +1,7 @@
 /*
  * open(2) (do_filp_open, may_open, do_open) and the file reference rules.
  */
-import { fail } from '../../lib/errors.js';
+import { fail, isPromise, type MaybePromise } from '../../lib/errors.js';
 import type { ByteString } from '../../lib/bytestr.js';
 import {
   EEXIST, EISDIR, ELOOP, ENOTDIR, ENXIO, EROFS, EACCES, EPERM, ENOENT, EINVAL, EOPNOTSUPP,
@@ -76,6 +76,11 @@ export function fileOpsFor(inode: Inode): FileOperations {
 
 /** Build and open a File on `path` (vfs_open). */
 export async function openPath(ctx: FsContext, path: Path, flags: number): Promise<File> {
+  return doDentryOpen(ctx, path, flags);
+}
+
+/** openPath without a promise when the filesystem's open needs none (do_dentry_open). */
+export function doDentryOpen(ctx: FsContext, path: Path, flags: number): MaybePromise<File> {
   const inode = path.dentry.inode!;
   if (flags & O_PATH) {
     const f = new File(path, inode, flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), pathFop, ctx.cred);
@@ -88,34 +93,74 @@ export async function openPath(ctx: FsContext, path: Path, flags: number): Promi
   const f = new File(path, inode, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC), fop, ctx.cred);
   inode.openCount++;
   path.mnt.refs++;
-  try {
-    inode.sb.vfs.caller = ctx.caller;
-    if (fop.open) await fop.open(inode, f);
-  } catch (e) {
+  const undo = (e: unknown): never => {
     inode.openCount--;
     path.mnt.refs--;
     throw e;
-  }
-  return f;
+  };
+  let r: MaybePromise<void>;
+  try {
+    inode.sb.vfs.caller = ctx.caller;
+    r = fop.open ? fop.open(inode, f) : undefined;
+  } catch (e) { return undo(e); }
+  return isPromise(r) ? r.then(() => f, undo) : f;
 }
 
 /** Drop one reference; the last one releases (fput). */
-export async function fput(f: File): Promise<void> {
+export function fput(f: File): MaybePromise<void> {
   if (--f.refs > 0) return;
   if (f.released) return;
   f.released = true;
   locksRemoveFile(f); // OFD and flock locks belong to the open file description
+  // Synchronous unless release or eviction has to wait (closing a file costs no promise then).
+  let r: MaybePromise<void>;
   try {
-    if (f.fop.release) await f.fop.release(f.inode, f);
-  } finally {
-    f.inode.openCount--;
-    f.path.mnt.refs--;
-    await maybeEvict(f.inode);
+    r = f.fop.release ? f.fop.release(f.inode, f) : undefined;
+  } catch (e) {
+    const d = fputDone(f);
+    if (isPromise(d)) return d.then(() => { throw e; });
+    throw e;
   }
+  if (isPromise(r)) return r.then(() => fputDone(f), async (e: unknown) => { await fputDone(f); throw e; });
+  return fputDone(f);
 }
 
-/** do_filp_open: resolve (and maybe create) `name` relative to `start`, then open it. */
-export async function doFilpOpen(ctx: FsContext, start: Path, name: ByteString, how: OpenHow): Promise<File> {
+/** The end of fput, after release (whether it succeeded or not). */
+function fputDone(f: File): MaybePromise<void> {
+  f.inode.openCount--;
+  f.path.mnt.refs--;
+  return maybeEvict(f.inode);
+}
+
+/**
+ * do_filp_open: resolve (and maybe create) `name` relative to `start`, then open it. A plain open
+ * of an existing object (no O_CREAT, O_TRUNC, O_PATH or O_TMPFILE) takes a short path: without a
+ * promise at all when the path is in the dcache and the filesystem's open needs none, else one
+ * promise for the walk; everything else goes through doFilpOpenSlow.
+ */
+export function doFilpOpen(ctx: FsContext, start: Path, name: ByteString, how: OpenHow): MaybePromise<File> {
+  const flags = how.flags;
+  if (!(flags & (O_CREAT | O_TRUNC | O_PATH | __O_TMPFILE))) {
+    let lf = how.resolve;
+    if (!(flags & O_NOFOLLOW)) lf |= LOOKUP_FOLLOW;
+    if (flags & O_DIRECTORY) lf |= LOOKUP_DIRECTORY;
+    const path = pathLookupCached(ctx, start, name, lf);
+    if (path) return openExisting(ctx, path, flags);
+    return pathLookup(ctx, start, name, lf).then((p) => openExisting(ctx, p, flags));
+  }
+  return doFilpOpenSlow(ctx, start, name, how);
+}
+
+/** The rest of a plain open once the path is resolved (the checks doFilpOpenSlow makes too). */
+function openExisting(ctx: FsContext, path: Path, flags: number): MaybePromise<File> {
+  const inode = path.dentry.inode!;
+  if (inode.isLnk) fail(ELOOP);
+  if ((flags & O_DIRECTORY) && !inode.isDir) fail(ENOTDIR);
+  mayOpen(ctx, path, flags, false);
+  return doDentryOpen(ctx, path, flags);
+}
+
+async function doFilpOpenSlow(ctx: FsContext, start: Path, name: ByteString, how: OpenHow): Promise<File> {
   let flags = how.flags;
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   if ((flags & O_TMPFILE) === O_TMPFILE) return openTmpfile(ctx, start, name, how);

@@ -78,7 +78,7 @@ async function bootKernel(before: Uint8Array[] = []) {
   return { host, k, ids };
 }
 
-function open(k: Kernel, path: string, flags = O_RDWR): Promise<File> {
+async function open(k: Kernel, path: string, flags = O_RDWR): Promise<File> {
   return doFilpOpen(k.init.fsContext(), k.rootPath(), path, { flags, mode: 0, resolve: 0 });
 }
 

@@ -27,7 +27,7 @@ async function bootDev(): Promise<{ k: Kernel; host: FakeHost }> {
   return { k, host };
 }
 
-function open(k: Kernel, path: string): Promise<File> {
+async function open(k: Kernel, path: string): Promise<File> {
   return doFilpOpen(k.init.fsContext(), k.rootPath(), path, { flags: O_RDWR, mode: 0, resolve: 0 });
 }
 
