@@ -31,7 +31,7 @@ import { MS_RDONLY } from '../uapi/mount.js';
 import type { Task } from '../kernel/index.js';
 import { FilesStruct } from '../kernel/index.js';
 import {
-  type File, type Path, doFilpOpen, fput, vfsRead, vfsWrite, vfsLlseek, iterateDir, vfsGetattr,
+  type File, type Path, doFilpOpen, fput, vfsRead, vfsReadNow, vfsWrite, vfsLlseek, iterateDir, vfsGetattr,
   vfsMkdir, vfsMknod, vfsUnlink, vfsRmdir, vfsRename, vfsLink, vfsSymlink, doChmod, doChown,
   doUtimes, doTruncate, checkFtruncate, pathLookup, dPath, inodePermission, permissionErrno,
   doMount, doUmount, VFS_FLAG_OPTIONS, pathLookupCached, LOOKUP_FOLLOW, LOOKUP_DIRECTORY, LOOKUP_EMPTY,
@@ -608,9 +608,9 @@ export const fsSyscalls: SyscallDef[] = [
   { name: 'openat2', handler: sysOpenat2 },
   { name: 'close', handler: (t, fd) => closeFd(t, toInt32(fd)) },
   { name: 'close_range', handler: sysCloseRange },
-  { name: 'read', handler: (t, fd, buf, count) => vfsRead(fdFile(t, fd), userBuf(buf, toUint32(count))) },
+  { name: 'read', handler: (t, fd, buf, count) => vfsReadNow(fdFile(t, fd), userBuf(buf, toUint32(count))) },
   { name: 'write', handler: (t, fd, buf, count) => vfsWrite(fdFile(t, fd), userBuf(buf, toUint32(count))) },
-  { name: 'pread64', handler: (t, fd, buf, count, pos) => vfsRead(fdFile(t, fd), userBuf(buf, toUint32(count)), posArg(pos)) },
+  { name: 'pread64', handler: (t, fd, buf, count, pos) => vfsReadNow(fdFile(t, fd), userBuf(buf, toUint32(count)), posArg(pos)) },
   { name: 'pwrite64', handler: (t, fd, buf, count, pos) => vfsWrite(fdFile(t, fd), userBuf(buf, toUint32(count)), posArg(pos)) },
   { name: 'readv', handler: (t, fd, iov, cnt) => readv(fdFile(t, fd), iovecs(iov, cnt)) },
   { name: 'writev', handler: (t, fd, iov, cnt) => writev(fdFile(t, fd), iovecs(iov, cnt)) },

@@ -12,7 +12,7 @@
  *
  * The l* variants act on a final symlink itself; f* ones on an open file (not O_PATH: EBADF).
  */
-import { fail } from '../lib/errors.js';
+import { fail, isPromise } from '../lib/errors.js';
 import { toByteString, bytesToByteString, type ByteString } from '../lib/bytestr.js';
 import { EBADF, EFAULT, EINVAL, ERANGE, E2BIG, EROFS, ENODATA, EOPNOTSUPP, EPERM } from '../uapi/errno.js';
 import { AT_FDCWD, XATTR_CREATE, XATTR_REPLACE, XATTR_NAME_MAX, XATTR_SIZE_MAX, XATTR_LIST_MAX } from '../uapi/fcntl.js';
@@ -166,9 +166,14 @@ async function doGetxattr(t: Task, inode: Inode, name: ByteString, valueArg: unk
 }
 
 /** listxattr: NUL-terminated names the caller may see; trusted.* only with CAP_SYS_ADMIN. */
-async function doListxattr(t: Task, inode: Inode, listArg: unknown, sizeA: unknown): Promise<number> {
+function doListxattr(t: Task, inode: Inode, listArg: unknown, sizeA: unknown): number | Promise<number> {
   const size = Math.min(sizeArg(sizeA), XATTR_LIST_MAX);
-  let names = inode.op.listxattr ? await inode.op.listxattr(inode) : [];
+  const names = inode.op.listxattr ? inode.op.listxattr(inode) : [];
+  // No promise when the filesystem lists at once (ext4 without an xattr block).
+  return isPromise(names) ? names.then((n) => putNames(t, n, listArg, size)) : putNames(t, names, listArg, size);
+}
+
+function putNames(t: Task, names: ByteString[], listArg: unknown, size: number): number {
   if (!t.cred.capable(CAP_SYS_ADMIN)) names = names.filter((n) => !n.startsWith(XATTR_TRUSTED_PREFIX));
   let total = 0;
   for (const n of names) total += n.length + 1;
@@ -215,7 +220,7 @@ function pathList(follow: boolean) {
     return doListxattr(t, p.dentry.inode!, list, size);
   };
 }
-async function sysFlistxattr(t: Task, fd: unknown, list: unknown, size: unknown): Promise<number> {
+function sysFlistxattr(t: Task, fd: unknown, list: unknown, size: unknown): number | Promise<number> {
   return doListxattr(t, fdgetFile(t, fd).inode, list, size);
 }
 

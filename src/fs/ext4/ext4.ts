@@ -361,7 +361,7 @@ export class Ext4Inode extends Inode {
   }
 
   /** Map `lblk` to a run of physical blocks (see BlockMapping); `maxLen` bounds the answer. */
-  mapBlocks(lblk: number, maxLen = 0xffffffff): Promise<BlockMapping> {
+  mapBlocks(lblk: number, maxLen = 0xffffffff): MaybePromise<BlockMapping> {
     return this.usesExtents ? ext4ExtMap(this, lblk, maxLen) : ext4IndMap(this, lblk, maxLen);
   }
 

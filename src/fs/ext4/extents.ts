@@ -19,7 +19,7 @@
  * up to the next extent. The last leaf visited is cached in the inode with the logical range its
  * parent index assigns it, so sequential reads walk the tree once per leaf.
  */
-import { isPromise } from '../../lib/errors.js';
+import { isPromise, type MaybePromise } from '../../lib/errors.js';
 import { EIO } from '../../uapi/errno.js';
 import {
   Ext4ExtentHeaderView, EXT4_EXT_MAGIC, EXT4_EXTENT_HEADER_SIZE, EXT4_EXTENT_SIZE,
@@ -128,11 +128,19 @@ function decodeLeaf(node: Uint8Array, lo: number, hi: number): LeafCache {
   return { lo, hi, n, e };
 }
 
-/** Find the leaf covering `lblk`, reading and checking index and leaf blocks on the way. */
-async function findLeaf(inode: Ext4Inode, lblk: number): Promise<LeafCache> {
+/**
+ * Find the leaf covering `lblk`, reading and checking index and leaf blocks on the way. A tree of
+ * depth 0 (the extents in the inode itself, most files) needs no read: no promise then.
+ */
+function findLeaf(inode: Ext4Inode, lblk: number): MaybePromise<LeafCache> {
+  const depth = u16(inode.iBlock, 6);
+  if (depth === 0) return decodeLeaf(inode.iBlock, 0, EXT_MAX_BLOCKS + 1);
+  return findLeafDeep(inode, lblk, depth);
+}
+
+async function findLeafDeep(inode: Ext4Inode, lblk: number, depth: number): Promise<LeafCache> {
   const sbi = inode.sbi;
   let node: Uint8Array = inode.iBlock;
-  const depth = u16(node, 6);
   if (depth > EXT4_MAX_EXTENT_DEPTH) {
     throw ext4Error(sbi, 'ext4_find_extent', inode, `inode has invalid extent depth: ${depth}`);
   }
@@ -198,12 +206,20 @@ function cacheLeaf(set: LeafCache[] | null, leaf: LeafCache): LeafCache[] {
 }
 
 /** Map `lblk` of an extent-mapped inode (ext4_ext_map_blocks without allocation). */
-export async function ext4ExtMap(inode: Ext4Inode, lblk: number, maxLen: number): Promise<BlockMapping> {
-  let leaf = cachedLeaf(inode.extentCache as LeafCache[] | null, lblk);
-  if (!leaf) {
-    leaf = await findLeaf(inode, lblk);
-    inode.extentCache = cacheLeaf(inode.extentCache as LeafCache[] | null, leaf);
-  }
+export function ext4ExtMap(inode: Ext4Inode, lblk: number, maxLen: number): MaybePromise<BlockMapping> {
+  const leaf = cachedLeaf(inode.extentCache as LeafCache[] | null, lblk);
+  if (leaf) return mapInLeaf(leaf, lblk, maxLen);
+  const found = findLeaf(inode, lblk);
+  if (isPromise(found)) return found.then((l) => mapInLeaf(cacheFound(inode, l), lblk, maxLen));
+  return mapInLeaf(cacheFound(inode, found), lblk, maxLen);
+}
+
+function cacheFound(inode: Ext4Inode, leaf: LeafCache): LeafCache {
+  inode.extentCache = cacheLeaf(inode.extentCache as LeafCache[] | null, leaf);
+  return leaf;
+}
+
+function mapInLeaf(leaf: LeafCache, lblk: number, maxLen: number): BlockMapping {
   const { e, n } = leaf;
   // Last extent starting at or before lblk.
   let l = 0, r = n - 1, ix = -1;

@@ -18,10 +18,10 @@
  * Encrypted files without their key cannot be opened: ENOKEY, as fscrypt_file_open answers.
  * Writes are inode_write.ts's (on a read-write mount).
  */
-import { fail, isPromise, KernelError } from '../../lib/errors.js';
+import { fail, isPromise, KernelError, type MaybePromise } from '../../lib/errors.js';
 import { ENXIO, EIO } from '../../uapi/errno.js';
 import type { File, FileOperations, Inode } from '../vfs/index.js';
-import { ENOKEY, type Ext4Inode } from './ext4.js';
+import { ENOKEY, type Ext4Inode, type BlockMapping } from './ext4.js';
 import { readInlineData } from './inline.js';
 import { ext4ShouldJournalData } from './jbd.js';
 
@@ -56,84 +56,139 @@ function raState(file: File): RaState {
   return s;
 }
 
-/** Read up to buf.length bytes at `pos` (ext4_file_read_iter for buffered reads). */
-export async function ext4FileRead(file: File, buf: Uint8Array, pos: number): Promise<number> {
+/** One read in progress: what ext4FileRead's steps share. */
+interface ReadOp {
+  inode: Ext4Inode;
+  buf: Uint8Array;
+  pos: number;
+  /** Bytes the read returns (buf.length bounded by i_size). */
+  n: number;
+  done: number;
+  ra: RaState;
+  sequential: boolean;
+  journalled: boolean;
+}
+
+/** A step ended the read early (an error after some bytes were copied): return `done`. */
+const PARTIAL = -1;
+
+/**
+ * Read up to buf.length bytes at `pos` (ext4_file_read_iter for buffered reads). The read goes run
+ * by run; it stays synchronous while every run is (extents known, blocks cached or the disk
+ * synchronous), which is most reads: no promise per read then.
+ */
+export function ext4FileRead(file: File, buf: Uint8Array, pos: number): MaybePromise<number> {
   const inode = file.inode as Ext4Inode;
   const size = inode.size;
   if (pos >= size || buf.length === 0) return 0;
   const n = Math.min(buf.length, size - pos);
-  if (inode.hasInlineData) {
-    const data = await readInlineData(inode);
-    const avail = Math.max(0, Math.min(n, data.length - pos));
-    if (avail > 0) buf.set(data.subarray(pos, pos + avail), 0);
-    if (avail < n) buf.fill(0, Math.max(avail, 0), n);
-    return n;
+  if (inode.hasInlineData) return readInline(inode, buf, pos, n);
+  const ra = raState(file);
+  const op: ReadOp = {
+    inode, buf, pos, n, done: 0, ra,
+    sequential: pos === ra.prevEnd || pos === 0,
+    journalled: ext4ShouldJournalData(inode),
+  };
+  return readRuns(op);
+}
+
+async function readInline(inode: Ext4Inode, buf: Uint8Array, pos: number, n: number): Promise<number> {
+  const data = await readInlineData(inode);
+  const avail = Math.max(0, Math.min(n, data.length - pos));
+  if (avail > 0) buf.set(data.subarray(pos, pos + avail), 0);
+  if (avail < n) buf.fill(0, Math.max(avail, 0), n);
+  return n;
+}
+
+/** Run the steps until the read is complete; continues asynchronously once a step must wait. */
+function readRuns(op: ReadOp): MaybePromise<number> {
+  while (op.done < op.n) {
+    const r = readStep(op);
+    if (r === PARTIAL) return op.done;
+    if (isPromise(r)) return r.then((v) => (v === PARTIAL ? op.done : readRuns(op)));
   }
+  op.ra.prevEnd = op.pos + op.n;
+  return op.n;
+}
+
+/** Map the next run of the read and copy it in; PARTIAL ends the read with what it has. */
+function readStep(op: ReadOp): MaybePromise<number> {
+  const bs = op.inode.sbi.blockSize;
+  const lblk = Math.floor((op.pos + op.done) / bs);
+  const off = op.pos + op.done - lblk * bs;
+  const wantBlocks = Math.ceil((off + op.n - op.done) / bs);
+  // The page cache reports a failed mapping as an I/O error on the read (already logged).
+  const mapFailed = (e: unknown): number => {
+    if (e instanceof KernelError) { if (op.done > 0) return PARTIAL; fail(EIO); }
+    throw e;
+  };
+  let m: MaybePromise<BlockMapping>;
+  try { m = op.inode.mapBlocks(lblk, Math.max(wantBlocks, 1)); } catch (e) { return mapFailed(e); }
+  if (isPromise(m)) return m.then((mm) => copyRun(op, mm, off), mapFailed);
+  return copyRun(op, m, off);
+}
+
+/** Copy one mapped run (hole, streamed extent or cached blocks) into the caller's buffer. */
+function copyRun(op: ReadOp, m: BlockMapping, off: number): MaybePromise<number> {
+  const { inode, buf, n, ra } = op;
   const sbi = inode.sbi;
   const bs = sbi.blockSize;
-  const bits = sbi.blockBits;
-  const ra = raState(file);
-  const sequential = pos === ra.prevEnd || pos === 0;
-  const journalled = ext4ShouldJournalData(inode);
-  let done = 0;
-  while (done < n) {
-    const p = pos + done;
-    const lblk = Math.floor(p / bs);
-    const off = p - lblk * bs;
-    const wantBlocks = Math.ceil((off + n - done) / bs);
-    let m: Awaited<ReturnType<typeof inode.mapBlocks>>;
-    try { m = await inode.mapBlocks(lblk, Math.max(wantBlocks, 1)); }
-    catch (e) {
-      // The page cache reports a failed mapping as an I/O error on the read (already logged).
-      if (e instanceof KernelError) { if (done > 0) return done; fail(EIO); }
-      throw e;
-    }
-    const runBytes = Math.min(m.len * bs - off, n - done);
-    if (!m.pblk || m.unwritten) {
-      buf.fill(0, done, done + runBytes);
-      done += runBytes;
-      continue;
-    }
-    // A read of a whole file in one call (an archiver, cp, cat of a small file) streams too: one
-    // disk read straight into the caller's buffer, exactly the file's bytes, so small files read
-    // once do not cycle through the cache the metadata lives in.
-    const whole = pos === 0 && n === size && done + runBytes === n;
-    if (off === 0 && (runBytes >= STREAM_MIN_BYTES || whole) &&
-        !(journalled && overlayHolds(sbi, m.pblk, Math.ceil(runBytes / bs)))) {
-      const bytes = whole ? runBytes : runBytes - (runBytes % bs);
-      try {
-        const r = sbi.bdev.readStream(m.pblk, bs, buf.subarray(done, done + bytes));
-        if (isPromise(r)) await r;
-      } catch (e) {
-        if (e instanceof KernelError && done > 0) return done;
-        throw e;
-      }
-      done += bytes;
-      continue;
-    }
-    // Ask for the rest of this physical run ahead of time on sequential access.
-    if (sequential) {
-      const runEndBlk = m.pblk + m.len;
-      const raFrom = Math.max(m.pblk + Math.ceil((off + runBytes) / bs), ra.raEnd);
-      const raTo = Math.min(runEndBlk, raFrom + Math.max(1, READAHEAD_BYTES >> bits));
-      if (raTo > raFrom) { sbi.bdev.readahead(raFrom, raTo - raFrom, bs); ra.raEnd = raTo; }
-    }
-    let copied = 0;
-    let blk = m.pblk;
-    let boff = off;
-    while (copied < runBytes) {
-      const r = sbi.bread(blk);
-      const data = isPromise(r) ? await r : r;
-      const len = Math.min(bs - boff, runBytes - copied);
-      buf.set(data.subarray(boff, boff + len), done + copied);
-      copied += len;
-      boff = 0;
-      blk++;
-    }
-    done += runBytes;
+  const done = op.done;
+  const runBytes = Math.min(m.len * bs - off, n - done);
+  if (!m.pblk || m.unwritten) {
+    buf.fill(0, done, done + runBytes);
+    op.done += runBytes;
+    return 0;
   }
-  ra.prevEnd = pos + n;
-  return n;
+  // A read of a whole file in one call (an archiver, cp, cat of a small file) streams too: one
+  // disk read straight into the caller's buffer, exactly the file's bytes, so small files read
+  // once do not cycle through the cache the metadata lives in.
+  const whole = op.pos === 0 && n === inode.size && done + runBytes === n;
+  if (off === 0 && (runBytes >= STREAM_MIN_BYTES || whole) &&
+      !(op.journalled && overlayHolds(sbi, m.pblk, Math.ceil(runBytes / bs)))) {
+    const bytes = whole ? runBytes : runBytes - (runBytes % bs);
+    const streamFailed = (e: unknown): number => {
+      if (e instanceof KernelError && op.done > 0) return PARTIAL;
+      throw e;
+    };
+    let r: void | Promise<void>;
+    try { r = sbi.bdev.readStream(m.pblk, bs, buf.subarray(done, done + bytes)); } catch (e) { return streamFailed(e); }
+    if (isPromise(r)) return r.then(() => { op.done += bytes; return 0; }, streamFailed);
+    op.done += bytes;
+    return 0;
+  }
+  // Ask for the rest of this physical run ahead of time on sequential access.
+  if (op.sequential) {
+    const runEndBlk = m.pblk + m.len;
+    const raFrom = Math.max(m.pblk + Math.ceil((off + runBytes) / bs), ra.raEnd);
+    const raTo = Math.min(runEndBlk, raFrom + Math.max(1, READAHEAD_BYTES >> sbi.blockBits));
+    if (raTo > raFrom) { sbi.bdev.readahead(raFrom, raTo - raFrom, bs); ra.raEnd = raTo; }
+  }
+  return copyBlocks(op, m.pblk, off, runBytes, 0);
+}
+
+/** Copy `runBytes` from block `blk` on (the first at offset `boff`), `copied` of them already. */
+function copyBlocks(op: ReadOp, blk: number, boff: number, runBytes: number, copied: number): MaybePromise<number> {
+  const sbi = op.inode.sbi;
+  const bs = sbi.blockSize;
+  while (copied < runBytes) {
+    const r = sbi.bread(blk);
+    if (isPromise(r)) {
+      const at = copied, b = blk, o = boff;
+      return r.then((data) => {
+        const len = Math.min(bs - o, runBytes - at);
+        op.buf.set(data.subarray(o, o + len), op.done + at);
+        return copyBlocks(op, b + 1, 0, runBytes, at + len);
+      });
+    }
+    const len = Math.min(bs - boff, runBytes - copied);
+    op.buf.set(r.subarray(boff, boff + len), op.done + copied);
+    copied += len;
+    boff = 0;
+    blk++;
+  }
+  op.done += runBytes;
+  return 0;
 }
 
 /**

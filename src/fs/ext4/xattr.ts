@@ -30,7 +30,7 @@
  * checksum) with Linux's "corrupted xattr block N: reason" message; nothing is trusted before it
  * has been bounds-checked.
  */
-import { fail, isPromise, type KernelError } from '../../lib/errors.js';
+import { fail, isPromise, type KernelError, type MaybePromise } from '../../lib/errors.js';
 import { bytesToByteString, type ByteString } from '../../lib/bytestr.js';
 import { EOPNOTSUPP, ERANGE, EINVAL, ENODATA } from '../../uapi/errno.js';
 import type { InodeOperations } from '../vfs/index.js';
@@ -197,7 +197,7 @@ export function xattrBlockCsum(sbi: Ext4Sb, blockNr: number, block: Uint8Array):
 }
 
 /** The external block's area, read and checked (ext4_xattr_check_block), or null if none. */
-async function blockArea(inode: Ext4Inode, func: string): Promise<Area | null> {
+function blockArea(inode: Ext4Inode, func: string): MaybePromise<Area | null> {
   const nr = inode.i_file_acl;
   if (!nr) return null;
   const sbi = inode.sbi;
@@ -205,7 +205,12 @@ async function blockArea(inode: Ext4Inode, func: string): Promise<Area | null> {
     throw ext4Error(sbi, func, inode, `corrupted xattr block ${nr}: invalid block number`);
   }
   const r = sbi.bread(nr);
-  const buf = isPromise(r) ? await r : r;
+  return isPromise(r) ? r.then((buf) => checkBlockArea(inode, func, nr, buf)) : checkBlockArea(inode, func, nr, r);
+}
+
+/** The xattr block's area, its header, checksum and entries checked once per buffer. */
+function checkBlockArea(inode: Ext4Inode, func: string, nr: number, buf: Uint8Array): Area {
+  const sbi = inode.sbi;
   const a: Area = { buf, first: XATTR_BLOCK_HEADER_SIZE, valueStart: 0, end: buf.length, block: nr };
   if (verified.has(buf)) return a;
   if (le32(buf, 0) !== EXT4_XATTR_MAGIC || le32(buf, 8) !== 1) {
@@ -329,13 +334,17 @@ export function ext4XattrIbodyFind(inode: Ext4Inode, index: number, name: ByteSt
 }
 
 /** Every entry of both areas, in Linux's listing order (for listxattr and tests). */
-export async function ext4XattrEntries(inode: Ext4Inode): Promise<{ where: 'ibody' | 'block'; entry: XattrEntry }[]> {
+export function ext4XattrEntries(inode: Ext4Inode): MaybePromise<{ where: 'ibody' | 'block'; entry: XattrEntry }[]> {
   const out: { where: 'ibody' | 'block'; entry: XattrEntry }[] = [];
   const ib = ibody(inode, 'ext4_xattr_ibody_list');
   if (ib) for (let o = ib.first; !isLast(ib.buf, o); o += entryLen(ib.buf[o]!)) out.push({ where: 'ibody', entry: entryAt(ib.buf, o) });
-  const blk = await blockArea(inode, 'ext4_xattr_block_list');
-  if (blk) for (let o = blk.first; !isLast(blk.buf, o); o += entryLen(blk.buf[o]!)) out.push({ where: 'block', entry: entryAt(blk.buf, o) });
-  return out;
+  const blockEntries = (blk: Area | null) => {
+    if (blk) for (let o = blk.first; !isLast(blk.buf, o); o += entryLen(blk.buf[o]!)) out.push({ where: 'block', entry: entryAt(blk.buf, o) });
+    return out;
+  };
+  // Without an xattr block (most inodes) the listing needs no read: no promise then.
+  const blk = blockArea(inode, 'ext4_xattr_block_list');
+  return isPromise(blk) ? blk.then(blockEntries) : blockEntries(blk);
 }
 
 /** Map a full attribute name to (index, suffix) the way Linux's handlers do; EOPNOTSUPP if none. */
@@ -404,9 +413,14 @@ export async function ext4Getxattr(inode: Ext4Inode, name: ByteString): Promise<
 }
 
 /** listxattr(2): full names, ibody then block, only namespaces with a handler. */
-export async function ext4Listxattr(inode: Ext4Inode): Promise<ByteString[]> {
+export function ext4Listxattr(inode: Ext4Inode): MaybePromise<ByteString[]> {
+  const entries = ext4XattrEntries(inode);
+  return isPromise(entries) ? entries.then(listedNames) : listedNames(entries);
+}
+
+function listedNames(entries: { entry: XattrEntry }[]): ByteString[] {
   const names: ByteString[] = [];
-  for (const { entry } of await ext4XattrEntries(inode)) {
+  for (const { entry } of entries) {
     if (!LISTED.has(entry.index)) continue;
     names.push(PREFIXES[entry.index]! + entry.name);
   }

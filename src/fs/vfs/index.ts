@@ -35,7 +35,7 @@ export {
 } from './permission.js';
 export { doFilpOpen, openPath, fput, fileOpsFor, type OpenHow } from './open.js';
 export { notifyChange, simpleSetattr, doChmod, doChown, doUtimes, doTruncate, checkFtruncate, vfsGetattr } from './attr.js';
-export { vfsRead, vfsWrite, vfsLlseek, genericFileLlseek, iterateDir, touchAtime, MAX_RW_COUNT } from './read_write.js';
+export { vfsRead, vfsReadNow, vfsWrite, vfsLlseek, genericFileLlseek, iterateDir, touchAtime, MAX_RW_COUNT } from './read_write.js';
 export {
   SimpleXattrs, xattrPermission, checkXattrName, XATTR_USER_PREFIX, XATTR_TRUSTED_PREFIX,
   XATTR_SECURITY_PREFIX, XATTR_SYSTEM_PREFIX,

@@ -1,7 +1,7 @@
 /*
  * read/write/lseek on files (fs/read_write.c) and directory iteration (fs/readdir.c).
  */
-import { fail } from '../../lib/errors.js';
+import { fail, isPromise, type MaybePromise } from '../../lib/errors.js';
 import type { ByteString } from '../../lib/bytestr.js';
 import { EBADF, EINVAL, EISDIR, ESPIPE, EFBIG, ENOTDIR, ENOENT, ENXIO, EOVERFLOW } from '../../uapi/errno.js';
 import { O_APPEND, O_PATH, SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE } from '../../uapi/fcntl.js';
@@ -30,6 +30,14 @@ export function touchAtime(file: File): void {
 
 /** vfs_read. `pos` undefined means "at and advancing f_pos". */
 export async function vfsRead(file: File, buf: Uint8Array, pos?: number): Promise<number> {
+  return vfsReadNow(file, buf, pos);
+}
+
+/**
+ * vfsRead without a promise when the filesystem's read completes at once (read(2) and pread64
+ * call this one): a cached read then costs no microtask round trip.
+ */
+export function vfsReadNow(file: File, buf: Uint8Array, pos?: number): MaybePromise<number> {
   if (!(file.mode & FMODE_READ)) fail(EBADF);
   const fop = file.fop;
   if (file.inode.isDir && !(file.mode & FMODE_STREAM)) fail(EISDIR);
@@ -38,14 +46,20 @@ export async function vfsRead(file: File, buf: Uint8Array, pos?: number): Promis
   if (pos !== undefined) {
     if (file.mode & FMODE_STREAM) fail(ESPIPE);
     if (pos < 0) fail(EINVAL);
-    const n = await fop.read(file, buf, pos);
-    if (n > 0 || buf.length === 0) touchAtime(file);
-    return n;
+    const n = fop.read(file, buf, pos);
+    const after = (v: number): number => {
+      if (v > 0 || buf.length === 0) touchAtime(file);
+      return v;
+    };
+    return isPromise(n) ? n.then(after) : after(n);
   }
-  const n = await fop.read(file, buf, file.pos);
-  if (!(file.mode & FMODE_STREAM)) file.pos += n;
-  if (file.inode.isReg) touchAtime(file);
-  return n;
+  const n = fop.read(file, buf, file.pos);
+  const after = (v: number): number => {
+    if (!(file.mode & FMODE_STREAM)) file.pos += v;
+    if (file.inode.isReg) touchAtime(file);
+    return v;
+  };
+  return isPromise(n) ? n.then(after) : after(n);
 }
 
 /** vfs_write; O_APPEND writes at end of file even for pwrite (as Linux does). */
