@@ -10,17 +10,21 @@
  * boot() takes a host (Node by default), registers every filesystem and driver (the initcalls),
  * and returns a handle whose three levels of API all run as a task: the init task (pid 1) for the
  * kernel handle itself, or one created with k.task().
+ *
+ * The network stack is optional, as Linux's CONFIG_NET: boot({ net: false }) never loads
+ * src/net/ (nor /proc/net, the socket calls' code, virtio-net), which the disk tools use to keep
+ * their memory small. With networking (the default) the 'net' initcall loads them by import().
  */
 import type { HostOps } from './arch/host.js';
 import { createNodeHost } from './arch/node/index.js';
 import { Kernel, type Initcall, type Task } from './kernel/index.js';
-import { syscallTable, dispatch, type SyscallEntry } from './syscalls/index.js';
+import { syscallTable, dispatch, netSyscallsInit, type SyscallEntry } from './syscalls/index.js';
 import { NR } from './uapi/unistd.js';
-import { EEXIST, EBUSY } from './uapi/errno.js';
+import { EEXIST, EBUSY, ENOENT, ENOSYS } from './uapi/errno.js';
 import { createTmpfsType } from './fs/tmpfs/index.js';
-import { procInitcall } from './fs/proc/index.js';
+import { procInitcall, procNetInit } from './fs/proc/index.js';
 import {
-  driversInitcall, blockInitcall, diskAdd, diskReady, diskRemove, getBlockDevice,
+  driversInitcall, blockInitcall, diskAdd, diskReady, diskRemove, getBlockDevice, loadVirtioNet,
 } from './drivers/index.js';
 import { ext4Initcall } from './fs/ext4/index.js';
 import { fatInitcall } from './fs/fat/index.js';
@@ -34,17 +38,8 @@ import { pipeInit } from './fs/pipe/index.js';
 import { eventpollInit } from './fs/eventpoll/index.js';
 import { LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART } from './uapi/misc.js';
 import { makeSys, makeFs, type Sys, type KernelFs } from './api/index.js';
-import { netNsInit, netOf } from './net/core/index.js';
-import { loopbackInit } from './net/link/index.js';
-import { arpInit } from './net/arp/index.js';
-import { ipv4Init, ipConfigSetup, ipConfigVendorClass, ipAutoConfig } from './net/ipv4/index.js';
-import { icmpInit } from './net/icmp/index.js';
-import { udpInit } from './net/udp/index.js';
-import { ipv6Init } from './net/ipv6/index.js';
-import {
-  registerFamily, inetFamily, inetInit, inet6Family, inet6Init, netlinkFamily, netSysctlWrite, ipv6Parse,
-} from './net/socket/index.js';
-import { netdevAdd, netdevRemove, netdevGetIfindex, type NetdevBackend, type NetdevOptions } from './drivers/index.js';
+import { KernelError } from './lib/errors.js';
+import type { NetdevBackend, NetdevOptions } from './drivers/index.js';
 import { AF_INET, AF_INET6, AF_NETLINK, SOCK_DGRAM, SOCK_RAW, SOCK_CLOEXEC } from './uapi/socket.js';
 import {
   IFREQ_SIZE, IFR_UNION_OFFSET, IFF_UP, SIOCGIFNAME, SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCSIFMTU,
@@ -62,7 +57,7 @@ export * as uapi from './uapi/index.js';
 export type { HostOps } from './arch/host.js';
 export type { Sys, KernelFs, KernelFileHandle, KernelStats } from './api/index.js';
 export { KernelFsError } from './api/index.js';
-export { createCable, type Cable, type CableEnd } from './net/link/index.js';
+export { createCable, type Cable, type CableEnd } from './drivers/index.js';
 export type { NetBackend } from './arch/host.js';
 export type { NetdevBackend, NetdevOptions } from './drivers/index.js';
 /** The formatters behind `lkl mkfs`: they write through `dev.write(offset, bytes)`, no kernel needed. */
@@ -81,6 +76,30 @@ export interface BootOptions {
    * disks', in order. `ip=` on the command line configures them during boot (IP-Config).
    */
   netdevs?: (NetdevOptions & { backend: NetdevBackend })[];
+  /**
+   * Networking (default true). false boots a kernel as Linux built with CONFIG_NET=n, and the
+   * network stack's code (src/net/) is never loaded, which saves its memory in programs that only
+   * work on disks: socket calls fail with ENOSYS, there is no /proc/net, `ip=` is an unknown
+   * parameter passed to init, and netdevAdd throws ENODEV.
+   */
+  net?: boolean;
+}
+
+/** The network stack's modules, loaded (import()) while a kernel with networking boots. */
+interface NetModules {
+  stack: Awaited<ReturnType<typeof loadNetStack>>;
+  virtioNet: Awaited<ReturnType<typeof loadVirtioNet>>;
+}
+
+/**
+ * The network stack's entry: the socket layer's index re-exports what the composition root needs
+ * (netStackInit and friends). Nothing a kernel without networking loads imports src/net/.
+ */
+const loadNetStack = () => import('./net/socket/index.js');
+
+/** What a kernel booted with net: false says when asked for networking. */
+function noNet(): never {
+  throw new KernelError(ENODEV, 'kernel booted without networking (boot({ net: false }), as CONFIG_NET=n)');
 }
 
 /**
@@ -120,9 +139,12 @@ function toBackend(host: HostOps, spec: DiskSpec): DiskBackend {
   return spec;
 }
 
-/** The built-in registrations, in order (Linux's initcall levels collapsed into one list). */
-function initcalls(netdevs: BootOptions['netdevs'] = []): Initcall[] {
-  return [
+/**
+ * The built-in registrations, in order (Linux's initcall levels collapsed into one list). With
+ * networking, the 'net' initcall loads the stack and stores its modules in `net`.
+ */
+function initcalls(opts: BootOptions, net: { modules?: NetModules }): Initcall[] {
+  const list: Initcall[] = [
     { name: 'tmpfs', fn: (k) => { k.vfs.registerFilesystem(createTmpfsType('tmpfs')); k.vfs.registerFilesystem(createTmpfsType('rootfs')); } },
     { name: 'pipe', fn: (k) => pipeInit(k.vfs, k.haltWait) },
     { name: 'eventpoll', fn: (k) => eventpollInit(k.vfs, k.haltWait) },
@@ -131,26 +153,22 @@ function initcalls(netdevs: BootOptions['netdevs'] = []): Initcall[] {
     fatInitcall,
     driversInitcall,
     blockInitcall,
-    {
-      // The IPv4 and IPv6 stacks (LKL's lkl_start_kernel brings them up with lo down; lkl_if_up(1)
-      // raises it), and their socket families AF_INET and AF_INET6.
-      name: 'net',
-      fn: (k) => {
-        const net = netNsInit(k);
-        loopbackInit(net); arpInit(net); ipv4Init(net); icmpInit(net); udpInit(net);
-        ipv6Init(net);
-        inetInit(net);
-        inet6Init(net);
-        registerFamily(k, inetFamily);
-        registerFamily(k, inet6Family);
-        registerFamily(k, netlinkFamily);
-        // IP-Config's parameters (__setup("ip=")), and the NICs the virtio bus found at boot.
-        for (const p of ['ip', 'nfsaddrs']) k.paramHandlers.set(p, (kk, v) => ipConfigSetup(net, kk.uts, v));
-        k.paramHandlers.set('dhcpclass', (_kk, v) => ipConfigVendorClass(net, v));
-        for (const d of netdevs) netdevAdd(k, d.backend, d);
-      },
-    },
   ];
+  if (opts.net === false) return list;
+  list.push({
+    // The IPv4 and IPv6 stacks and their socket families (netStackInit), /proc/net, the socket
+    // system calls, and the NICs the virtio bus found at boot: all loaded only now.
+    name: 'net',
+    fn: async (k) => {
+      const [stack, virtioNet] = await Promise.all([loadNetStack(), loadVirtioNet()]);
+      stack.netStackInit(k);
+      await procNetInit(k);
+      await netSyscallsInit(k);
+      for (const d of opts.netdevs ?? []) virtioNet.netdevAdd(k, d.backend, d);
+      net.modules = { stack, virtioNet };
+    },
+  });
+  return list;
 }
 
 type Dispatcher = (t: Task, nr: number, args: unknown[]) => Promise<number>;
@@ -205,10 +223,14 @@ export class LklKernel extends KernelTask {
   /** The kernel object (internal API: tests and apps reach the log buffer and clock here). */
   readonly k: Kernel;
 
+  /** @internal The network stack's modules; undefined when booted with net: false. */
+  private readonly net: NetModules | undefined;
+
   /** @internal */
-  constructor(k: Kernel, table: SyscallEntry[]) {
+  constructor(k: Kernel, table: SyscallEntry[], net?: NetModules) {
     super((t, nr, args) => dispatch(table, t, nr, args), k.init);
     this.k = k;
+    this.net = net;
   }
 
   /** A new task: a thread of init (LKL host task) sharing its files and cwd until it calls new_thread_group_leader. */
@@ -290,25 +312,27 @@ export class LklKernel extends KernelTask {
   // sockets); each returns 0 or -errno. Addresses are "a.b.c.d" or host-order numbers.
 
   /** lkl_netdev_add: a NIC named eth<id> over a host backend or a cable end; returns its id (shared with disks). */
-  netdevAdd(backend: NetdevBackend, o: NetdevOptions = {}): number { return netdevAdd(this.k, backend, o); }
+  netdevAdd(backend: NetdevBackend, o: NetdevOptions = {}): number {
+    return (this.net ?? noNet()).virtioNet.netdevAdd(this.k, backend, o);
+  }
   /** lkl_netdev_remove */
-  netdevRemove(id: number): void { netdevRemove(this.k, id); }
+  netdevRemove(id: number): void { (this.net ?? noNet()).virtioNet.netdevRemove(this.k, id); }
   /** lkl_netdev_get_ifindex: the ifindex of device `id`, or -ENODEV. */
   netdevGetIfindex(id: number): number {
-    try { return netdevGetIfindex(this.k, id); } catch (e) { return -((e as { errno?: number }).errno ?? ENODEV); }
+    try { return (this.net ?? noNet()).virtioNet.netdevGetIfindex(this.k, id); } catch (e) { return -((e as { errno?: number }).errno ?? ENODEV); }
   }
   /** lkl_if_up: SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP (lo gets 127.0.0.1/8). */
-  ifUp(ifindex: number): Promise<number> { return netConfig(this.sys).ifUp(ifindex); }
+  ifUp(ifindex: number): Promise<number> { return netConfig(this.sys, this.net).ifUp(ifindex); }
   /** lkl_if_down */
-  ifDown(ifindex: number): Promise<number> { return netConfig(this.sys).ifDown(ifindex); }
+  ifDown(ifindex: number): Promise<number> { return netConfig(this.sys, this.net).ifDown(ifindex); }
   /** lkl_if_set_mtu: SIOCSIFMTU */
-  ifSetMtu(ifindex: number, mtu: number): Promise<number> { return netConfig(this.sys).ifSetMtu(ifindex, mtu); }
+  ifSetMtu(ifindex: number, mtu: number): Promise<number> { return netConfig(this.sys, this.net).ifSetMtu(ifindex, mtu); }
   /** lkl_if_set_ipv4: RTM_NEWADDR addr/prefixLen on the interface. */
   ifSetIpv4(ifindex: number, addr: string | number, prefixLen: number): Promise<number> {
-    return netConfig(this.sys).ifSetIpv4(ifindex, addr, prefixLen);
+    return netConfig(this.sys, this.net).ifSetIpv4(ifindex, addr, prefixLen);
   }
   /** lkl_set_ipv4_gateway: RTM_NEWROUTE default via addr. */
-  setIpv4Gateway(addr: string | number): Promise<number> { return netConfig(this.sys).setIpv4Gateway(addr); }
+  setIpv4Gateway(addr: string | number): Promise<number> { return netConfig(this.sys, this.net).setIpv4Gateway(addr); }
   /**
    * lkl_if_set_ipv6, waiting for duplicate address detection: RTM_NEWADDR addr/prefixLen (as
    * `ip -6 addr add`), then RTM_GETADDR until the address is no longer tentative. Returns 0 once
@@ -316,25 +340,29 @@ export class LklKernel extends KernelTask {
    * on Linux), -ETIMEDOUT if DAD has not finished after 30 s, or the request's -errno.
    */
   ifSetIpv6(ifindex: number, addr: string | Uint8Array, prefixLen: number): Promise<number> {
-    return netConfig(this.sys).ifSetIpv6(ifindex, addr, prefixLen);
+    if (!this.net) return Promise.resolve(-ENOSYS); // its socket() would fail so
+    return netConfig(this.sys, this.net).ifSetIpv6(ifindex, addr, prefixLen);
   }
   /**
    * lkl_set_ipv6_gateway: RTM_NEWROUTE ::/0 via addr. A link-local gateway needs the interface
    * (`ifindex`), as `ip -6 route add default via fe80::1 dev eth0` does (else -EINVAL).
    */
   setIpv6Gateway(addr: string | Uint8Array, ifindex = 0): Promise<number> {
-    return netConfig(this.sys).setIpv6Gateway(addr, ifindex);
+    if (!this.net) return Promise.resolve(-ENOSYS);
+    return netConfig(this.sys, this.net).setIpv6Gateway(addr, ifindex);
   }
   /** lkl_add_neighbor: RTM_NEWNEIGH, a permanent entry (af: AF_INET). */
   addNeighbor(ifindex: number, af: number, ip: string | number, mac: Uint8Array | string): Promise<number> {
-    return netConfig(this.sys).addNeighbor(ifindex, af, ip, mac);
+    return netConfig(this.sys, this.net).addNeighbor(ifindex, af, ip, mac);
   }
   /**
    * lkl_sysctl: set /proc/sys/<path> (e.g. 'net/ipv4/ip_forward', '1'). The network entries are
    * served by the socket layer's table while /proc has no net/ directory (src/net/socket/af_inet_sysctl.ts).
+   * Without networking there is no /proc/sys/net: -ENOENT.
    */
   async sysctl(path: string, value: string | number): Promise<number> {
-    try { netSysctlWrite(this.k, path, value); return 0; } catch (e) { return -((e as { errno?: number }).errno ?? EINVAL); }
+    if (!this.net) return -ENOENT;
+    try { this.net.stack.netSysctlWrite(this.k, path, value); return 0; } catch (e) { return -((e as { errno?: number }).errno ?? EINVAL); }
   }
 
   /** lkl_sys_halt: reboot(2) with LINUX_REBOOT_CMD_RESTART, as LKL does. Returns 0. */
@@ -349,12 +377,16 @@ export async function boot(opts: BootOptions = {}): Promise<LklKernel> {
   const host = opts.host ?? createNodeHost();
   const cmdline = opts.cmdline ?? '';
   if (cmdline.length >= 4096) throw new RangeError('kernel command line longer than COMMAND_LINE_SIZE (4096)');
+  if (opts.net === false && opts.netdevs?.length) noNet();
   const k = new Kernel(host, cmdline);
   for (const d of opts.disks ?? []) diskAdd(k, toBackend(host, d));
-  await k.boot(initcalls(opts.netdevs));
+  const net: { modules?: NetModules } = {};
+  await k.boot(initcalls(opts, net));
   // late_initcall(ip_auto_config): here, once the worker that processes received frames runs.
-  try { await ipAutoConfig(netOf(k), k.uts); } catch (e) { k.oops('ip_auto_config', e); }
-  return new LklKernel(k, syscallTable());
+  if (net.modules) {
+    try { await net.modules.stack.netStackLateInit(k); } catch (e) { k.oops('ip_auto_config', e); }
+  }
+  return new LklKernel(k, syscallTable(), net.modules);
 }
 
 // ---- the network helpers, through system calls (LKL's tools/lkl/lib/net.c) -----------------------
@@ -366,8 +398,8 @@ function ipv4Arg(a: string | number): number {
   return p.reduce((v, x) => v * 256 + Number(x), 0) >>> 0;
 }
 
-function ipv6Arg(a: string | Uint8Array): Uint8Array {
-  try { return ipv6Parse(a); } catch { throw new RangeError(`bad IPv6 address ${String(a)}`); }
+function ipv6Arg(net: NetModules | undefined, a: string | Uint8Array): Uint8Array {
+  try { return (net ?? noNet()).stack.ipv6Parse(a); } catch { throw new RangeError(`bad IPv6 address ${String(a)}`); }
 }
 
 /** ifa_flags bits ifSetIpv6 watches (uapi linux/if_addr.h). */
@@ -401,7 +433,7 @@ function nlRequest(type: number, flags: number, fixed: Uint8Array, attrs: [numbe
 const be32 = (a: number): Uint8Array => new Uint8Array([a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff]);
 
 /** The helpers over one task's syscalls; each returns 0 or -errno. */
-function netConfig(sys: Sys) {
+function netConfig(sys: Sys, net: NetModules | undefined) {
   async function withSocket(domain: number, type: number, proto: number, fn: (fd: number) => Promise<number>): Promise<number> {
     const fd = await sys.socket(domain, type | SOCK_CLOEXEC, proto);
     if (fd < 0) return fd;
@@ -485,7 +517,7 @@ function netConfig(sys: Sys) {
   }
   return {
     ifSetIpv6: async (ifindex: number, addr: string | Uint8Array, prefixLen: number): Promise<number> => {
-      const a = ipv6Arg(addr);
+      const a = ipv6Arg(net, addr);
       const ifa = new Uint8Array(IFADDRMSG_SIZE);
       ifa[0] = AF_INET6; ifa[1] = prefixLen;
       new DataView(ifa.buffer).setUint32(4, ifindex, true);
@@ -506,7 +538,7 @@ function netConfig(sys: Sys) {
     setIpv6Gateway: (addr: string | Uint8Array, ifindex: number) => {
       const rtm = new Uint8Array(RTMSG_SIZE);
       rtm[0] = AF_INET6; rtm[4] = RT_TABLE_MAIN; rtm[5] = RTPROT_BOOT; rtm[6] = RT_SCOPE_UNIVERSE; rtm[7] = RTN_UNICAST;
-      const attrs: [number, Uint8Array][] = [[RTA_DST, new Uint8Array(16)], [RTA_GATEWAY, ipv6Arg(addr)]];
+      const attrs: [number, Uint8Array][] = [[RTA_DST, new Uint8Array(16)], [RTA_GATEWAY, ipv6Arg(net, addr)]];
       if (ifindex) { const o = new Uint8Array(4); new DataView(o.buffer).setUint32(0, ifindex, true); attrs.push([RTA_OIF, o]); }
       return rtnl(nlRequest(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, rtm, attrs));
     },

@@ -2,6 +2,9 @@
  * Device drivers presented as files. Character devices: the memory devices of major 1 (null,
  * zero, full, random, urandom) and the terminals of major 5 (tty, console).
  *
+ * Network devices (virtio-net, net/virtio_net.ts) are loaded on demand, with the network stack;
+ * the in-process cable (net/cable.ts) is a mere frame transport and costs nothing to load.
+ *
  * driversInitcall registers the drivers; its late step (after the root filesystem is mounted, as
  * devtmpfs does) creates /dev and the nodes. populateDev is safe to call more than once.
  */
@@ -41,4 +44,9 @@ export { defaultTermios, TERMIOS_SIZE, type Termios, type Winsize } from './char
 export {
   blockInitcall, diskAdd, diskReady, diskRemove, diskIds, getBlockDevice, resolveBdev, allocVirtioIndex,
 } from './block/virtio_blk.js';
-export { netdevAdd, netdevRemove, netdevGetIfindex, type NetdevOptions, type NetdevBackend } from './net/virtio_net.js';
+// virtio-net needs the network stack, so it is loaded only for a kernel booted with networking
+// (a static export here would load src/net/ into every kernel): loadVirtioNet() brings in
+// netdevAdd, netdevRemove and netdevGetIfindex. Its types cost nothing.
+export type { NetdevOptions, NetdevBackend } from './net/virtio_net.js';
+export const loadVirtioNet = () => import('./net/virtio_net.js');
+export { createCable, type Cable, type CableEnd } from './net/cable.js';

@@ -155,7 +155,7 @@ export async function withMountedImage(o: ImageSpec, io: Pick<CptofsIo, 'stdout'
   const starting = hostHelperAsync();
   let k: LklKernel;
   try {
-    k = await boot({ cmdline: `mem=${o.mb}M`, host: createNodeHost({ print: o.printk ? (t) => { io.stdout.write(t); } : null }) });
+    k = await boot({ cmdline: `mem=${o.mb}M`, host: createNodeHost({ print: o.printk ? (t) => { io.stdout.write(t); } : null }), net: false });
   } catch (e) {
     await (await starting)?.close();
     throw new Fatal(`cannot boot the kernel: ${why(e)}`);

@@ -208,7 +208,7 @@ async function run(o: Fs2tarOptions, io: Fs2tarIo, say: (m: string) => void): Pr
   const printkTo = toStdout ? io.stderr : io.stdout;
   let k: LklKernel;
   try {
-    k = await boot({ cmdline: `mem=${o.mb}M`, host: createNodeHost({ print: o.printk ? (t) => { printkTo.write(t); } : null }) });
+    k = await boot({ cmdline: `mem=${o.mb}M`, host: createNodeHost({ print: o.printk ? (t) => { printkTo.write(t); } : null }), net: false });
   } catch (e) {
     throw new Fatal(`cannot boot the kernel: ${why(e)}`);
   }

@@ -25,10 +25,6 @@ import {
 } from './inode.js';
 import { pidDirInode, current, mountsText, USER_HZ } from './base.js';
 import { blockLayerOf } from '../../block/index.js';
-import { netOf, procNetDev, procNetRoute } from '../../net/core/index.js';
-import { arpTable } from '../../net/arp/index.js';
-import { procNetPnp } from '../../net/ipv4/index.js';
-import { procNetIfInet6, procNetShow } from '../../net/ipv6/index.js';
 import { syslogRead, syslogHasUnread, MINIMUM_CONSOLE_LOGLEVEL } from './kmsg.js';
 
 /** readdir positions of pid directories: after every static entry (FIRST_PROCESS_ENTRY). */
@@ -215,29 +211,33 @@ function rootEntries(sb: ProcSuper): ProcEntrySpec[] {
     },
     file('loadavg', 0o444, () => loadavgText(k)),
     file('meminfo', 0o444, () => meminfoText(k)),
-    // Linux's /proc/net is a link to self/net (per network namespace); a kernel here has one.
-    {
+    // Linux's /proc/net is a link to self/net (per network namespace); a kernel here has at most
+    // one namespace, so a directory. It exists only when the network stack registered its files (proc_net.ts): a kernel booted
+    // without networking has none, as one built with CONFIG_NET=n.
+    ...netEntries(k).map((files) => ({
       name: 'net',
-      make: () => staticDir(sb, 'net', [
-        file('arp', 0o444, () => arpTable(netOf(k)).procNetArp()),
-        file('dev', 0o444, () => procNetDev(netOf(k))),
-        file('if_inet6', 0o444, () => procNetIfInet6(netOf(k))),
-        // Written by IP-Config (ip= on the command line): the nameservers and domain it learnt.
-        file('pnp', 0o444, () => procNetPnp(netOf(k))),
-        file('route', 0o444, () => procNetRoute(netOf(k))),
-        // Sockets: the socket layer registers these texts (src/net/socket/af_inet_proc.ts).
-        file('tcp', 0o444, () => procNetShow(netOf(k), 'tcp')),
-        file('tcp6', 0o444, () => procNetShow(netOf(k), 'tcp6')),
-        file('udp', 0o444, () => procNetShow(netOf(k), 'udp')),
-        file('udp6', 0o444, () => procNetShow(netOf(k), 'udp6')),
-      ]),
-    },
+      make: () => staticDir(sb, 'net', files.map((f) => file(f.name, 0o444, f.show))),
+    })),
     file('partitions', 0o444, () => partitionsText(k)),
     file('stat', 0o444, () => statText(k)),
     { name: 'sys', make: () => staticDir(sb, 'sys', [{ name: 'kernel', make: () => staticDir(sb, 'sys/kernel', sysKernelEntries(sb)) }]) },
     file('uptime', 0o444, () => uptimeText(k)),
     file('version', 0o444, () => versionText(k)),
   ];
+}
+
+/** One file of /proc/net: its name and the text it shows. */
+export interface ProcNetFile { name: string; show: () => string }
+
+/** The /proc/net files of each kernel whose network stack is up (procNetRegister). */
+const procNetFiles = new WeakMap<Kernel, ProcNetFile[]>();
+
+/** Give kernel k a /proc/net directory holding these files (proc_net_init). */
+export function procNetRegister(k: Kernel, files: ProcNetFile[]): void { procNetFiles.set(k, files); }
+
+function netEntries(k: Kernel): ProcNetFile[][] {
+  const files = procNetFiles.get(k);
+  return files ? [files] : [];
 }
 
 /** Thread group leaders, in pid order: the numbered entries of /proc. */

@@ -1,7 +1,9 @@
 /*
  * Sockets as files: struct socket, sockfs, the family registry and the ProtoOps contract
  * (socket.ts, README.md), the sockaddr codec for the syscall boundary (sockaddr.ts), and the
- * AF_UNIX family (af_unix.ts), which every kernel has.
+ * AF_UNIX family (af_unix.ts), which every kernel with networking has; and netStackInit
+ * (stack.ts), the whole stack's boot. This index is the network stack's entry: src/lkl.ts imports
+ * it dynamically, only for a kernel booted with networking.
  */
 export {
   Socket, sockCreate, sockAlloc, sockAllocFile, sockFromFile, sockRelease, sockWait, sockTimeo,
@@ -30,3 +32,4 @@ export {
   IPV6_LEAVE_GROUP, IPV6_MTU_DISCOVER, IPV6_MTU, IPV6_RECVERR, IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_DONTFRAG,
   IPV6_RECVTCLASS, IPV6_TCLASS, bindv6only, setBindv6only,
 } from './af_inet6_opts.js';
+export { netStackInit, netStackLateInit } from './stack.js';

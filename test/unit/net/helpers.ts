@@ -5,7 +5,8 @@
 import { boot, type LklKernel } from '../../../src/lkl.js';
 import { FakeHost, type FakeHostOptions } from '../../../src/arch/fake/index.js';
 import { netNsInit, type NetNamespace, type NetDevice } from '../../../src/net/core/index.js';
-import { loopbackInit, etherDevice, createCable, type Cable } from '../../../src/net/link/index.js';
+import { loopbackInit, etherDevice } from '../../../src/net/link/index.js';
+import { createCable, type Cable } from '../../../src/lkl.js';
 import { arpInit } from '../../../src/net/arp/index.js';
 import { ipv4Init } from '../../../src/net/ipv4/index.js';
 import { icmpInit } from '../../../src/net/icmp/index.js';

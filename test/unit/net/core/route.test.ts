@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NetDevice, procNetRoute, procNetDev, RTN_LOCAL, RTN_UNICAST, RTN_BROADCAST } from '../../../../src/net/core/index.js';
-import { etherDevice, createCable } from '../../../../src/net/link/index.js';
+import { etherDevice } from '../../../../src/net/link/index.js';
+import { createCable } from '../../../../src/lkl.js';
 import { KernelError } from '../../../../src/lib/errors.js';
 import { EEXIST, ENETUNREACH, ESRCH, EINVAL, EADDRNOTAVAIL, ENODEV } from '../../../../src/uapi/errno.js';
 import { bootNode, haltAll, ip } from '../helpers.js';

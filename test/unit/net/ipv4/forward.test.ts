@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ping } from '../../../../src/net/icmp/index.js';
-import { etherDevice, createCable } from '../../../../src/net/link/index.js';
+import { etherDevice } from '../../../../src/net/link/index.js';
+import { createCable } from '../../../../src/lkl.js';
 import { ICMP_ECHOREPLY, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL } from '../../../../src/net/header/index.js';
 import { bootNode, haltAll, ip } from '../helpers.js';
 

@@ -4,7 +4,8 @@
  */
 import { bootNode, settle, type Node } from '../helpers.js';
 import { ipv6Init, type Ipv6Stack } from '../../../../src/net/ipv6/index.js';
-import { etherDevice, createCable, type Cable } from '../../../../src/net/link/index.js';
+import { etherDevice } from '../../../../src/net/link/index.js';
+import { createCable, type Cable } from '../../../../src/lkl.js';
 import type { NetDevice } from '../../../../src/net/core/index.js';
 import {
   parseIpv6, writeIpv6Header, writeEthHeader, writeIcmpv6Header, ETH_P_IPV6, NEXTHDR_ICMP,

@@ -1,13 +1,17 @@
 /*
- * The cable: two NetBackends joined back to back, in one process (LKL's pipe backend, without
- * the pipe). A frame sent on one end is copied and delivered to the other end's receiver on a
- * later microtask, so the sender's call never re-enters the receiver; the ends may belong to two
- * kernels or to one. Nothing runs while no frame is in flight.
+ * The cable: two frame transports joined back to back, in one process (LKL's pipe backend,
+ * without the pipe). A frame sent on one end is copied and delivered to the other end's receiver
+ * on a later microtask, so the sender's call never re-enters the receiver; the ends may belong to
+ * two kernels or to one. Nothing runs while no frame is in flight.
+ *
+ * It is a backend for netdevAdd (virtio_net.ts), like a host's TAP device, and imports nothing
+ * at run time: the public API offers it (createCable) without loading the network stack, which
+ * a kernel booted without networking never does.
  *
  * For tests the cable can be cut (frames vanish, as with a pulled plug) and given a filter that
  * drops chosen frames.
  */
-import type { NetBackend } from '../core/index.js';
+import type { NetBackend } from '../../net/core/index.js';
 
 export interface CableEnd extends NetBackend {
   /** Frames this end has sent and the other end has been handed. */
