@@ -75,7 +75,7 @@ export type SystemZone = Float64Array;
 const ICACHE_MIN = 1024;
 
 /** How inode.ts builds inodes; installed by super.ts so this file needs no import of it. */
-export type IgetFn = (sbi: Ext4Sb, ino: number, special: boolean) => Promise<Ext4Inode>;
+export type IgetFn = (sbi: Ext4Sb, ino: number, special: boolean) => MaybePromise<Ext4Inode>;
 
 export class Ext4Sb extends SuperBlock {
   readonly bdev: BlockDevice;
@@ -222,21 +222,25 @@ export class Ext4Sb extends SuperBlock {
   }
 
   /** iget with the inode cache in front (ext4_iget). */
-  iget(ino: number, special = false): Promise<Ext4Inode> {
+  iget(ino: number, special = false): MaybePromise<Ext4Inode> {
     const hit = this.icache.get(ino);
     if (hit) {
       this.icache.delete(ino);
       this.icache.set(ino, hit);
-      return Promise.resolve(hit);
+      return hit;
     }
-    return this.igetFn!(this, ino, special).then((inode) => {
-      // Another lookup may have raced us across the await: keep one object per inode number.
-      const again = this.icache.get(ino);
-      if (again) return again;
-      this.icache.set(ino, inode);
-      if (this.icache.size > this.icacheMax) this.pruneIcache();
-      return inode;
-    });
+    // Read without a promise when the inode table block is cached (ext4Iget).
+    const r = this.igetFn!(this, ino, special);
+    return isPromise(r) ? r.then((inode) => this.icacheInsert(ino, inode)) : this.icacheInsert(ino, r);
+  }
+
+  private icacheInsert(ino: number, inode: Ext4Inode): Ext4Inode {
+    // Another lookup may have raced us across an await: keep one object per inode number.
+    const again = this.icache.get(ino);
+    if (again) return again;
+    this.icache.set(ino, inode);
+    if (this.icache.size > this.icacheMax) this.pruneIcache();
+    return inode;
   }
 
   /** The dcache let go of `inode` and no file has it open: forget it (evict of a linked inode). */

@@ -19,7 +19,7 @@ import { fail } from '../../lib/errors.js';
 import { ESTALE, EIO } from '../../uapi/errno.js';
 import { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK, MKDEV } from '../../uapi/stat.js';
 import type { Timespec } from '../../uapi/stat.js';
-import { isPromise } from '../../lib/errors.js';
+import { isPromise, type MaybePromise } from '../../lib/errors.js';
 import type { InodeOperations, FileOperations } from '../vfs/index.js';
 import {
   Ext4InodeView, EXT4_GOOD_OLD_INODE_SIZE, EXT4_ROOT_INO, EXT4_BOOT_LOADER_INO,
@@ -119,18 +119,23 @@ function decodeDev(v: Ext4InodeView): number {
 export const orphanCleanup = new WeakSet<Ext4Sb>();
 
 /** __ext4_iget: read, verify and decode inode `ino`. `special` allows reserved inodes (journal). */
-export async function ext4Iget(sbi: Ext4Sb, ino: number, special: boolean): Promise<Ext4Inode> {
+export function ext4Iget(sbi: Ext4Sb, ino: number, special: boolean): MaybePromise<Ext4Inode> {
   if ((!special && ino < sbi.firstIno && ino !== EXT4_ROOT_INO) || ino < EXT4_ROOT_INO || ino > sbi.inodesCount) {
     throw ext4Error(sbi, '__ext4_iget', ino, 'iget: illegal inode #', { line: 4979 });
   }
   const loc = inodeLocation(sbi, ino);
-  let blk: Uint8Array;
-  try {
-    const b = sbi.bread(loc.block);
-    blk = isPromise(b) ? await b : b;
-  } catch {
+  const unreadable = (): never => {
     throw ext4Error(sbi, '__ext4_get_inode_loc', ino, `unable to read itable block`, { block: loc.block, errno: EIO });
-  }
+  };
+  // The inode table block is usually cached: the inode is then decoded without a promise.
+  let b: MaybePromise<Uint8Array>;
+  try { b = sbi.bread(loc.block); } catch { return unreadable(); }
+  if (isPromise(b)) return b.then((blk) => decodeInode(sbi, ino, special, loc, blk), unreadable);
+  return decodeInode(sbi, ino, special, loc, b);
+}
+
+/** The rest of __ext4_iget once the inode table block is in: verify and decode. */
+function decodeInode(sbi: Ext4Sb, ino: number, special: boolean, loc: ReturnType<typeof inodeLocation>, blk: Uint8Array): Ext4Inode {
   const raw = blk.slice(loc.offset, loc.offset + sbi.inodeSize);
   const v = new Ext4InodeView(raw);
   const mode = v.i_mode;

@@ -189,10 +189,10 @@ export async function ext4SetupWrite(sbi: Ext4Sb): Promise<boolean> {
   if (sbi.inodeSize <= 128) sbi.timeGranularityNs = 1e9;
   sbi.maxLinks = 65000; // EXT4_LINK_MAX
   const orig = sbi.igetFn!;
-  sbi.igetFn = async (s, ino, special) => {
-    const i = await orig(s, ino, special);
-    if (isWritable(s)) attachRwOps(i);
-    return i;
+  sbi.igetFn = (s, ino, special) => {
+    const attach = (i: Ext4Inode): Ext4Inode => { if (isWritable(s)) attachRwOps(i); return i; };
+    const r = orig(s, ino, special);
+    return isPromise(r) ? r.then(attach) : attach(r);
   };
   const mountState = sbView(sbi).getUint16(0x3a, true);
   const ro = sbi.op;

@@ -19,7 +19,7 @@ export {
   MNT_NOEXEC, MNT_NOSUID, MNT_NODEV, MNT_NOATIME, MNT_NODIRATIME, MNT_RELATIME, MNT_READONLY, MNT_NOSYMFOLLOW,
 } from './mount.js';
 export {
-  pathLookup, pathLookupCached, pathParent, lookupChild, dPath, type NameiContext, type ParentLookup,
+  pathLookup, pathLookupCached, pathLookupMaybe, pathParent, lookupChild, dPath, type NameiContext, type ParentLookup,
   LOOKUP_FOLLOW, LOOKUP_DIRECTORY, LOOKUP_EMPTY, LOOKUP_NO_SYMLINKS, LOOKUP_NO_MAGICLINKS,
   LOOKUP_NO_XDEV, LOOKUP_BENEATH, LOOKUP_IN_ROOT, MAXSYMLINKS, PATH_MAX, NAME_MAX,
   LAST_NORM, LAST_ROOT, LAST_DOT, LAST_DOTDOT,

@@ -8,7 +8,7 @@
  * one walk: ELOOP), components over NAME_MAX give ENAMETOOLONG, a trailing slash demands a
  * directory, and an empty path is ENOENT unless the caller allows it.
  */
-import { fail } from '../../lib/errors.js';
+import { fail, type MaybePromise } from '../../lib/errors.js';
 import type { ByteString } from '../../lib/bytestr.js';
 import { ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, EXDEV, EACCES } from '../../uapi/errno.js';
 import type { Cred } from '../../kernel/auth/index.js';
@@ -217,6 +217,19 @@ export async function pathLookup(ctx: NameiContext, start: Path, name: ByteStrin
  * walk, which also produces the right errno.
  */
 export function pathLookupCached(ctx: NameiContext, start: Path, name: ByteString, flags: number): Path | undefined {
+  return lookupFast(ctx, start, name, flags, false) as Path | undefined;
+}
+
+/**
+ * pathLookup, without a promise when the dcache holds the whole path, and with only the
+ * filesystem's lookup to wait for when just the last component is missing from it (an archiver
+ * or a copy looking up each name of a directory it listed). Anything else takes the full walk.
+ */
+export function pathLookupMaybe(ctx: NameiContext, start: Path, name: ByteString, flags: number): MaybePromise<Path> {
+  return lookupFast(ctx, start, name, flags, true) ?? pathLookup(ctx, start, name, flags);
+}
+
+function lookupFast(ctx: NameiContext, start: Path, name: ByteString, flags: number, lastMiss: boolean): MaybePromise<Path> | undefined {
   const n = name.length;
   if (n === 0 || n >= PATH_MAX || (flags & ~(LOOKUP_FOLLOW | LOOKUP_DIRECTORY))) return undefined;
   let cur: Path;
@@ -237,6 +250,7 @@ export function pathLookupCached(ctx: NameiContext, start: Path, name: ByteStrin
     if (comp !== '.') {
       if (comp === '..') return undefined;
       const child = cur.dentry.children.get(comp);
+      if (!child && lastMiss && k >= n && comp.length <= NAME_MAX) return lookupLast(ctx, start, name, flags, cur, comp);
       if (!child || !child.inode) return undefined;
       child.dflags |= DCACHE_REFERENCED;
       cur = child.mounts ? followMounts({ mnt: cur.mnt, dentry: child }) : { mnt: cur.mnt, dentry: child };
@@ -247,6 +261,18 @@ export function pathLookupCached(ctx: NameiContext, start: Path, name: ByteStrin
   }
   if ((flags & LOOKUP_DIRECTORY) && !cur.dentry.inode!.isDir) return undefined;
   return cur;
+}
+
+/** The last component of a lookupFast, from the filesystem; the full walk's checks after it. */
+function lookupLast(ctx: NameiContext, start: Path, name: ByteString, flags: number, dir: Path, comp: ByteString): Promise<Path> {
+  return lookupChild(dir, comp, ctx.caller).then((child) => {
+    if (!child.inode) fail(ENOENT);
+    const next: Path = child.mounts ? followMounts({ mnt: dir.mnt, dentry: child }) : { mnt: dir.mnt, dentry: child };
+    // A symlink to follow: the full walk does that (the dentry is cached now).
+    if (next.dentry.inode!.isLnk && (flags & LOOKUP_FOLLOW)) return pathLookup(ctx, start, name, flags);
+    if ((flags & LOOKUP_DIRECTORY) && !next.dentry.inode!.isDir) fail(ENOTDIR);
+    return next;
+  });
 }
 
 /** Resolve all but the last component (for create/unlink/rename/link). */

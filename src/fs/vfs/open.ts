@@ -16,7 +16,7 @@ import { File, FMODE_PATH, type FileOperations } from './file.js';
 import type { Inode } from './inode.js';
 import { type Path, followMounts } from './mount.js';
 import {
-  pathLookup, pathLookupCached, pathParent, lookupChild, LOOKUP_FOLLOW, LOOKUP_DIRECTORY, LAST_NORM, MAXSYMLINKS,
+  pathLookup, pathLookupCached, pathLookupMaybe, pathParent, lookupChild, LOOKUP_FOLLOW, LOOKUP_DIRECTORY, LAST_NORM, MAXSYMLINKS,
 } from './namei.js';
 import { inodePermission, ownerOrCapable, MAY_READ, MAY_WRITE, MAY_EXEC, FS_APPEND_FL } from './permission.js';
 import { type FsContext, initOwner, dAdd, maybeEvict } from './namei_ops.js';
@@ -144,9 +144,8 @@ export function doFilpOpen(ctx: FsContext, start: Path, name: ByteString, how: O
     let lf = how.resolve;
     if (!(flags & O_NOFOLLOW)) lf |= LOOKUP_FOLLOW;
     if (flags & O_DIRECTORY) lf |= LOOKUP_DIRECTORY;
-    const path = pathLookupCached(ctx, start, name, lf);
-    if (path) return openExisting(ctx, path, flags);
-    return pathLookup(ctx, start, name, lf).then((p) => openExisting(ctx, p, flags));
+    const path = pathLookupMaybe(ctx, start, name, lf);
+    return isPromise(path) ? path.then((p) => openExisting(ctx, p, flags)) : openExisting(ctx, path, flags);
   }
   return doFilpOpenSlow(ctx, start, name, how);
 }
