@@ -323,7 +323,8 @@ export async function ext4FileWrite(file: File, buf: Uint8Array, pos: number): P
     const chunkEnd = Math.min(pos + buf.length, lastExcl * bs);
     // Bitmap and descriptor of every group a fragmented chunk may touch, the inode, the tree;
     // under data=journal every data block is a journalled block too.
-    const dataCredits = ext4ShouldJournalData(inode) ? lastExcl - first : 0;
+    const journalled = ext4ShouldJournalData(inode);
+    const dataCredits = journalled ? lastExcl - first : 0;
     const h = await ext4JournalStart(sbi, Math.min(2 * sbi.groupsCount, 64) + 16 + (inode.usesExtents ? 0 : 16) + dataCredits);
     // Bytes whose blocks are mapped and written: on an error (ENOSPC) the write is short, not torn.
     let mappedEnd = p;
@@ -334,7 +335,9 @@ export async function ext4FileWrite(file: File, buf: Uint8Array, pos: number): P
           const bStart = lblk * bs;
           const from = Math.max(p, bStart), to = Math.min(chunkEnd, bStart + bs);
           let data: Uint8Array;
-          if (from === bStart && to === bStart + bs) data = buf.slice(from - pos, to - pos);
+          // A whole block goes in as the caller's bytes: the page cache copies them (bwrite); only the
+          // journal's overlay (data=journal) keeps the buffer it is given, so that one gets a copy.
+          if (from === bStart && to === bStart + bs) data = journalled ? buf.slice(from - pos, to - pos) : buf.subarray(from - pos, to - pos);
           else {
             data = fresh ? new Uint8Array(bs) : (await aw(sbi.bread(pblk))).slice();
             data.set(buf.subarray(from - pos, to - pos), from - bStart);
