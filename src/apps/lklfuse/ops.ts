@@ -25,8 +25,8 @@ import {
 import { S_IFMT, new_encode_dev, UTIME_NOW, UTIME_OMIT, type Kstat } from '../../uapi/stat.js';
 import { ENOENT, ENOSYS, ERANGE, EBADF, EIO, ESTALE } from '../../uapi/errno.js';
 import {
-  Op, type InHeader, type FuseAttr, view, u64, setU64, putEntry, putAttr, cstrings,
-  IN_HEADER_SIZE, ENTRY_OUT_SIZE, ATTR_OUT_SIZE, OPEN_OUT_SIZE, KSTATFS_SIZE, DIRENT_HEADER_SIZE,
+  Op, type InHeader, type FuseAttr, view, u64, setU64, putEntry, putAttr, cstrings, frame, recycleFrame,
+  IN_HEADER_SIZE, OUT_HEADER_SIZE, ENTRY_OUT_SIZE, ATTR_OUT_SIZE, OPEN_OUT_SIZE, KSTATFS_SIZE, DIRENT_HEADER_SIZE,
   FUSE_ROOT_ID, FATTR_MODE, FATTR_UID, FATTR_GID, FATTR_SIZE, FATTR_ATIME, FATTR_MTIME, FATTR_FH,
   FATTR_ATIME_NOW, FATTR_MTIME_NOW, FUSE_GETATTR_FH, FUSE_FSYNC_FDATASYNC, FOPEN_KEEP_CACHE,
 } from './proto.js';
@@ -45,8 +45,19 @@ export class FuseError extends Error {
   }
 }
 
-/** What one request produces: reply bytes (body only), an errno, or nothing (FORGET...). */
-export type OpResult = Uint8Array | null | 'noreply';
+/**
+ * What one request produces: a whole reply message (the body at OUT_HEADER_SIZE, the header left
+ * for the session to fill), 0 for a reply without body, -errno, or NOREPLY (FORGET...).
+ */
+export type OpResult = Uint8Array | number;
+export const NOREPLY = 1;
+
+/** Replies to READ up to this size come from a small pool of buffers (see FuseFs.recycle). */
+const READ_POOL_DATA = 256 * 1024;
+const READ_POOL_BYTES = OUT_HEADER_SIZE + READ_POOL_DATA;
+const READ_POOL_MAX = 8;
+/** Shorthand: where a reply body starts. */
+const H = OUT_HEADER_SIZE;
 
 interface Node { id: number; path: string | null; nlookup: number; }
 
@@ -63,6 +74,14 @@ export interface FsOptions {
 
 const latin1 = (b: Uint8Array): string => { let s = ''; for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!); return s; };
 const bytes = (s: string): Uint8Array => { const b = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i); return b; };
+/**
+ * A path (byte string) as a syscall argument. An ASCII string goes as it is, which the kernel takes
+ * unchanged; other bytes would be read as UTF-16 and re-encoded there, so those go as bytes.
+ */
+const kpath = (s: string): string | Uint8Array => {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return bytes(s);
+  return s;
+};
 
 /** A syscall's result: the value, or a FuseError for -errno. */
 function ok(r: number): number { if (r < 0) throw new FuseError(-r); return r; }
@@ -148,29 +167,40 @@ export class FuseFs {
       rdev: new_encode_dev(st.rdev), blksize: st.blksize,
     };
   }
-  private async lstat(t: KernelTask, path: string): Promise<Kstat> {
+  /**
+   * fuse_entry_out for `path` (one more lookup reference on its node) in a reply with `extra`
+   * bytes after it, or -errno when it cannot be stat'ed.
+   */
+  private async entry(t: KernelTask, path: string, extra = 0): Promise<Uint8Array | number> {
     const st = {} as Kstat;
-    ok(await t.sys.newfstatat(AT_FDCWD, bytes(path), st, AT_SYMLINK_NOFOLLOW));
-    return st;
-  }
-  private async entry(t: KernelTask, path: string): Promise<Uint8Array> {
-    const st = await this.lstat(t, path);
+    const r = await t.sys.newfstatat(AT_FDCWD, kpath(path), st, AT_SYMLINK_NOFOLLOW);
+    if (r < 0) return r;
     const n = this.ref(path);
-    const out = new Uint8Array(ENTRY_OUT_SIZE);
-    putEntry(view(out), 0, n.id, 0, this.o.timeout, this.attr(st));
+    const out = frame(ENTRY_OUT_SIZE + extra);
+    putEntry(view(out), H, n.id, 0, this.o.timeout, this.attr(st));
     return out;
   }
   private attrOut(st: Kstat): Uint8Array {
-    const out = new Uint8Array(ATTR_OUT_SIZE);
+    const out = frame(ATTR_OUT_SIZE);
     const v = view(out);
-    setU64(v, 0, this.o.timeout);
-    putAttr(v, 16, this.attr(st));
+    setU64(v, H, this.o.timeout);
+    putAttr(v, H + 16, this.attr(st));
     return out;
   }
 
-  /** Serve one request (header parsed, `b` the whole request). */
-  async handle(t: KernelTask, h: InHeader, b: Uint8Array): Promise<OpResult> {
-    const v = view(b);
+  private readonly readPool: ArrayBuffer[] = [];
+  /**
+   * A reply has been written (or a READ's was never sent): its buffer may serve another. Only
+   * pool-sized buffers come back; several requests can be in flight, each holding its own.
+   */
+  recycle(out: Uint8Array): void {
+    const ab = out.buffer;
+    if (ab.byteLength === READ_POOL_BYTES) { if (this.readPool.length < READ_POOL_MAX) this.readPool.push(ab as ArrayBuffer); }
+    else recycleFrame(out);
+  }
+
+  /** Serve one request (header parsed, `b` the whole request, `v` a view of it). */
+  async handle(t: KernelTask, h: InHeader, b: Uint8Array, v: DataView): Promise<OpResult> {
     const A = IN_HEADER_SIZE; // the op's struct starts here
     const sys = t.sys;
     switch (h.opcode) {
@@ -178,58 +208,59 @@ export class FuseFs {
         const [name] = cstrings(b, A, 1);
         return this.entry(t, this.child(h.nodeid, name!));
       }
-      case Op.FORGET: this.forget(h.nodeid, u64(v, A)); return 'noreply';
+      case Op.FORGET: this.forget(h.nodeid, u64(v, A)); return NOREPLY;
       case Op.BATCH_FORGET: {
         const count = v.getUint32(A, true);
         for (let i = 0; i < count; i++) this.forget(u64(v, A + 8 + i * 16), u64(v, A + 16 + i * 16));
-        return 'noreply';
+        return NOREPLY;
       }
       case Op.GETATTR: {
         const flags = v.getUint32(A, true);
         const st = {} as Kstat;
-        if (flags & FUSE_GETATTR_FH) ok(await sys.fstat(u64(v, A + 8), st));
-        else ok(await sys.newfstatat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), st, AT_SYMLINK_NOFOLLOW));
-        return this.attrOut(st);
+        const r = flags & FUSE_GETATTR_FH ? await sys.fstat(u64(v, A + 8), st)
+          : await sys.newfstatat(AT_FDCWD, kpath(this.pathOf(h.nodeid)), st, AT_SYMLINK_NOFOLLOW);
+        return r < 0 ? r : this.attrOut(st);
       }
       case Op.SETATTR: return this.setattr(t, h, v);
       case Op.READLINK: {
-        const buf = new Uint8Array(4096);
-        const n = ok(await sys.readlinkat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), buf, buf.length));
-        return buf.slice(0, n);
+        const out = frame(4096);
+        const n = ok(await sys.readlinkat(AT_FDCWD, kpath(this.pathOf(h.nodeid)), out.subarray(H), 4096));
+        return out.subarray(0, H + n);
       }
       case Op.SYMLINK: {
         const [name, target] = cstrings(b, A, 2);
         const p = this.child(h.nodeid, name!);
-        ok(await sys.symlinkat(target!, AT_FDCWD, bytes(p)));
+        ok(await sys.symlinkat(target!, AT_FDCWD, kpath(p)));
         return this.entry(t, p);
       }
       case Op.MKNOD: {
         const mode = v.getUint32(A, true), rdev = v.getUint32(A + 4, true);
         const [name] = cstrings(b, A + 16, 1);
         const p = this.child(h.nodeid, name!);
-        ok(await sys.mknodat(AT_FDCWD, bytes(p), mode, rdev));
+        ok(await sys.mknodat(AT_FDCWD, kpath(p), mode, rdev));
         return this.entry(t, p);
       }
       case Op.MKDIR: {
         const mode = v.getUint32(A, true);
         const [name] = cstrings(b, A + 8, 1);
         const p = this.child(h.nodeid, name!);
-        ok(await sys.mkdirat(AT_FDCWD, bytes(p), mode));
+        ok(await sys.mkdirat(AT_FDCWD, kpath(p), mode));
         return this.entry(t, p);
       }
       case Op.UNLINK: case Op.RMDIR: {
         const [name] = cstrings(b, A, 1);
         const p = this.child(h.nodeid, name!);
-        ok(await sys.unlinkat(AT_FDCWD, bytes(p), h.opcode === Op.RMDIR ? AT_REMOVEDIR : 0));
+        const r = await sys.unlinkat(AT_FDCWD, kpath(p), h.opcode === Op.RMDIR ? AT_REMOVEDIR : 0);
+        if (r < 0) return r;
         this.detach(p);
-        return null;
+        return 0;
       }
       case Op.RENAME: case Op.RENAME2: {
         const newdir = u64(v, A);
         const flags = h.opcode === Op.RENAME2 ? v.getUint32(A + 8, true) : 0;
         const [oldname, newname] = cstrings(b, A + (h.opcode === Op.RENAME2 ? 16 : 8), 2);
         const from = this.child(h.nodeid, oldname!), to = this.child(newdir, newname!);
-        ok(await sys.renameat2(AT_FDCWD, bytes(from), AT_FDCWD, bytes(to), flags));
+        ok(await sys.renameat2(AT_FDCWD, kpath(from), AT_FDCWD, kpath(to), flags));
         if (flags & 2 /* RENAME_EXCHANGE */) {
           const tmp = `\0exchange${this.nextId}`;
           this.moved(to, tmp); this.moved(from, to); this.moved(tmp, from);
@@ -237,22 +268,22 @@ export class FuseFs {
           // Renaming one hard link onto another of the same inode changes nothing (POSIX): `from`
           // is still there, and both nodes keep their paths.
           const st = {} as Kstat;
-          if ((await sys.newfstatat(AT_FDCWD, bytes(from), st, AT_SYMLINK_NOFOLLOW)) < 0) {
+          if ((await sys.newfstatat(AT_FDCWD, kpath(from), st, AT_SYMLINK_NOFOLLOW)) < 0) {
             this.detachTree(to); this.moved(from, to);
           }
         }
-        return null;
+        return 0;
       }
       case Op.LINK: {
         const old = this.pathOf(u64(v, A));
         const [name] = cstrings(b, A + 8, 1);
         const p = this.child(h.nodeid, name!);
-        ok(await sys.linkat(AT_FDCWD, bytes(old), AT_FDCWD, bytes(p), 0));
+        ok(await sys.linkat(AT_FDCWD, kpath(old), AT_FDCWD, kpath(p), 0));
         return this.entry(t, p);
       }
       case Op.OPEN: {
         const flags = this.cacheFlags(v.getUint32(A, true) & ~(O_CREAT | O_EXCL | O_NOCTTY));
-        const fd = ok(await sys.openat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), flags, 0));
+        const fd = ok(await sys.openat(AT_FDCWD, kpath(this.pathOf(h.nodeid)), flags, 0));
         this.open.add(fd);
         return openOut(fd, FOPEN_KEEP_CACHE);
       }
@@ -260,26 +291,31 @@ export class FuseFs {
         const flags = v.getUint32(A, true), mode = v.getUint32(A + 4, true);
         const [name] = cstrings(b, A + 16, 1);
         const p = this.child(h.nodeid, name!);
-        const fd = ok(await sys.openat(AT_FDCWD, bytes(p), this.cacheFlags((flags | O_CREAT) & ~O_NOCTTY), mode));
+        const fd = await sys.openat(AT_FDCWD, kpath(p), this.cacheFlags((flags | O_CREAT) & ~O_NOCTTY), mode);
+        if (fd < 0) return fd;
         this.open.add(fd);
-        let e: Uint8Array;
-        try { e = await this.entry(t, p); } catch (err) { this.open.delete(fd); await sys.close(fd); throw err; }
-        const out = new Uint8Array(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
-        out.set(e); out.set(openOut(fd, FOPEN_KEEP_CACHE), ENTRY_OUT_SIZE);
+        let out: Uint8Array | number;
+        try { out = await this.entry(t, p, OPEN_OUT_SIZE); } catch (err) { this.open.delete(fd); await sys.close(fd); throw err; }
+        if (typeof out === 'number') { this.open.delete(fd); await sys.close(fd); return out; }
+        putOpenOut(view(out), H + ENTRY_OUT_SIZE, fd, FOPEN_KEEP_CACHE);
         return out;
       }
       case Op.READ: {
+        // Read straight into the reply, after its header; a pooled buffer when the size allows.
         const fh = u64(v, A), off = u64(v, A + 8), size = v.getUint32(A + 16, true);
-        const buf = new Uint8Array(size);
-        const n = ok(await sys.pread64(fh, buf, size, off));
-        return n === size ? buf : buf.subarray(0, n);
+        const ab = size <= READ_POOL_DATA ? (this.readPool.pop() ?? new ArrayBuffer(READ_POOL_BYTES)) : new ArrayBuffer(H + size);
+        const n = await sys.pread64(fh, new Uint8Array(ab, H, size), size, off);
+        const out = new Uint8Array(ab, 0, H + (n < 0 ? 0 : n));
+        if (n < 0) { this.recycle(out); return n; }
+        return out;
       }
       case Op.WRITE: {
         const fh = u64(v, A), off = u64(v, A + 8), size = v.getUint32(A + 16, true);
         const data = b.subarray(A + 40, A + 40 + size);
         let done = 0;
         while (done < size) {
-          const n = ok(await sys.pwrite64(fh, data.subarray(done), size - done, off + done));
+          const n = await sys.pwrite64(fh, done === 0 ? data : data.subarray(done), size - done, off + done);
+          if (n < 0) return n;
           if (n === 0) break;
           done += n;
         }
@@ -287,63 +323,60 @@ export class FuseFs {
       }
       case Op.STATFS: {
         const st: { blocks?: number; bfree?: number; bavail?: number; files?: number; ffree?: number; bsize?: number; namelen?: number; frsize?: number } = {};
-        ok(await sys.statfs(bytes(this.pathOf(h.nodeid)), st));
-        const out = new Uint8Array(KSTATFS_SIZE);
+        ok(await sys.statfs(kpath(this.pathOf(h.nodeid)), st));
+        const out = frame(KSTATFS_SIZE);
         const w = view(out);
-        setU64(w, 0, st.blocks ?? 0); setU64(w, 8, st.bfree ?? 0); setU64(w, 16, st.bavail ?? 0);
-        setU64(w, 24, st.files ?? 0); setU64(w, 32, st.ffree ?? 0);
-        w.setUint32(40, st.bsize ?? 4096, true); w.setUint32(44, st.namelen ?? 255, true);
-        w.setUint32(48, st.frsize ?? st.bsize ?? 4096, true);
+        setU64(w, H, st.blocks ?? 0); setU64(w, H + 8, st.bfree ?? 0); setU64(w, H + 16, st.bavail ?? 0);
+        setU64(w, H + 24, st.files ?? 0); setU64(w, H + 32, st.ffree ?? 0);
+        w.setUint32(H + 40, st.bsize ?? 4096, true); w.setUint32(H + 44, st.namelen ?? 255, true);
+        w.setUint32(H + 48, st.frsize ?? st.bsize ?? 4096, true);
         return out;
       }
       case Op.RELEASE: case Op.RELEASEDIR: {
         const fh = u64(v, A);
         this.dirs.delete(fh);
         if (this.open.delete(fh)) ok(await sys.close(fh));
-        return null;
+        return 0;
       }
-      case Op.FLUSH: return null;
+      case Op.FLUSH: return 0;
       case Op.FSYNC: case Op.FSYNCDIR: {
         const fh = u64(v, A), flags = v.getUint32(A + 8, true);
         if (!this.open.has(fh)) throw new FuseError(EBADF);
         ok(await (flags & FUSE_FSYNC_FDATASYNC ? sys.fdatasync(fh) : sys.fsync(fh)));
-        return null;
+        return 0;
       }
       case Op.SETXATTR: {
         const size = v.getUint32(A, true), flags = v.getUint32(A + 4, true);
         const [name] = cstrings(b, A + 8, 1);
         const value = b.subarray(A + 8 + name!.length + 1, A + 8 + name!.length + 1 + size);
-        ok(await sys.lsetxattr(bytes(this.pathOf(h.nodeid)), name!, value, size, flags));
-        return null;
+        ok(await sys.lsetxattr(kpath(this.pathOf(h.nodeid)), name!, value, size, flags));
+        return 0;
       }
       case Op.GETXATTR: case Op.LISTXATTR: {
         const size = v.getUint32(A, true);
-        const p = bytes(this.pathOf(h.nodeid));
-        const [name] = h.opcode === Op.GETXATTR ? cstrings(b, A + 8, 1) : [undefined];
-        const call = (buf: Uint8Array | null, n: number) => h.opcode === Op.GETXATTR
-          ? sys.lgetxattr(p, name!, buf, n) : sys.llistxattr(p, buf, n);
-        if (size === 0) {
-          const n = ok(await call(null, 0));
-          const out = new Uint8Array(8);
-          view(out).setUint32(0, n, true);
-          return out;
-        }
-        const buf = new Uint8Array(size);
-        const n = ok(await call(buf, size));
-        if (n > size) throw new FuseError(ERANGE);
-        return buf.subarray(0, n);
+        // The host asks for security.capability before every write: ENODATA is the usual answer,
+        // so errors are returned, not thrown.
+        const p = kpath(this.pathOf(h.nodeid));
+        const name = h.opcode === Op.GETXATTR ? cstrings(b, A + 8, 1)[0]! : null;
+        const out = frame(size === 0 ? 8 : size);
+        const buf = size === 0 ? null : out.subarray(H);
+        const n = await (name !== null ? sys.lgetxattr(p, name, buf, size) : sys.llistxattr(p, buf, size));
+        if (n < 0) return n;
+        if (size === 0) { out[H] = n; out[H + 1] = n >>> 8; out[H + 2] = n >>> 16; out[H + 3] = n >>> 24; return out; }
+        if (n > size) return -ERANGE;
+        return out.subarray(0, H + n);
       }
       case Op.REMOVEXATTR: {
         const [name] = cstrings(b, A, 1);
-        ok(await sys.lremovexattr(bytes(this.pathOf(h.nodeid)), name!));
-        return null;
+        ok(await sys.lremovexattr(kpath(this.pathOf(h.nodeid)), name!));
+        return 0;
       }
       case Op.ACCESS: {
-        ok(await sys.faccessat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), v.getUint32(A, true)));
-        return null;
+        ok(await sys.faccessat(AT_FDCWD, kpath(this.pathOf(h.nodeid)), v.getUint32(A, true)));
+        return 0;
       }
       case Op.OPENDIR: {
-        const fd = ok(await sys.openat(AT_FDCWD, bytes(this.pathOf(h.nodeid)), O_RDONLY | O_DIRECTORY, 0));
+        const fd = ok(await sys.openat(AT_FDCWD, kpath(this.pathOf(h.nodeid)), O_RDONLY | O_DIRECTORY, 0));
         this.open.add(fd);
         this.dirs.set(fd, { entries: null });
         return openOut(fd);
@@ -351,12 +384,12 @@ export class FuseFs {
       case Op.READDIR: case Op.READDIRPLUS: return this.readdir(t, h, v);
       case Op.FALLOCATE: {
         ok(await sys.fallocate(u64(v, A), v.getUint32(A + 24, true), u64(v, A + 8), u64(v, A + 16)));
-        return null;
+        return 0;
       }
       case Op.LSEEK: {
         const r = ok(await sys.lseek(u64(v, A), u64(v, A + 8), v.getUint32(A + 16, true)));
-        const out = new Uint8Array(8);
-        setU64(view(out), 0, r);
+        const out = frame(8);
+        setU64(view(out), H, r);
         return out;
       }
       case Op.COPY_FILE_RANGE: {
@@ -367,11 +400,11 @@ export class FuseFs {
       case Op.SYNCFS: {
         // syncfs(2) on the host: our kernel writes back everything it holds (one filesystem).
         ok(await sys.sync());
-        return null;
+        return 0;
       }
       case Op.INTERRUPT:
         // Our kernel's calls run to completion quickly; the interrupted request simply answers.
-        return 'noreply';
+        return NOREPLY;
       default:
         throw new FuseError(ENOSYS);
     }
@@ -383,15 +416,16 @@ export class FuseFs {
     for (const [p] of [...this.byPath]) if (p === path || p.startsWith(pre)) this.detach(p);
   }
 
-  private async setattr(t: KernelTask, h: InHeader, v: DataView): Promise<Uint8Array> {
+  private async setattr(t: KernelTask, h: InHeader, v: DataView): Promise<Uint8Array | number> {
     const A = IN_HEADER_SIZE;
     const valid = v.getUint32(A, true);
     const fh = valid & FATTR_FH ? u64(v, A + 8) : -1;
     const useFh = fh >= 0 && this.open.has(fh);
     const node = this.nodes.get(h.nodeid);
     const path = node?.path ?? null;
-    if (!useFh && path === null) throw new FuseError(node ? ENOENT : ESTALE);
-    const p = path === null ? null : bytes(path);
+    // The host sets times on a node it has just unlinked: ENOENT, returned rather than thrown.
+    if (!useFh && path === null) return node ? -ENOENT : -ESTALE;
+    const p = path === null ? null : kpath(path);
     const sys = t.sys;
     if (valid & FATTR_MODE) {
       const mode = v.getUint32(A + 68, true) & 0o7777;
@@ -427,27 +461,28 @@ export class FuseFs {
     if (off === 0 || d.entries === null) d.entries = await this.list(t, fh);
     const plus = h.opcode === Op.READDIRPLUS;
     const dirPath = this.nodes.get(h.nodeid)?.path ?? null;
-    const out = new Uint8Array(size);
+    const out = frame(size);
     const w = view(out);
-    let o = 0;
+    let o = H;
+    const end = H + size;
     for (let i = off; i < d.entries.length; i++) {
       const e = d.entries[i]!;
       const rec = (DIRENT_HEADER_SIZE + e.name.length + 7) & ~7;
       const need = rec + (plus ? ENTRY_OUT_SIZE : 0);
-      if (o + need > size) break;
+      if (o + need > end) break;
       let ino = e.ino, type = e.type;
       if (plus) {
         const s = latin1(e.name);
         let filled = false;
         if (s !== '.' && s !== '..' && dirPath !== null) {
           const p = `${dirPath}/${s}`;
-          try {
-            const st = await this.lstat(t, p);
+          const st = {} as Kstat;
+          if ((await t.sys.newfstatat(AT_FDCWD, kpath(p), st, AT_SYMLINK_NOFOLLOW)) >= 0) {
             const n = this.ref(p);
             putEntry(w, o, n.id, 0, this.o.timeout, this.attr(st));
             ino = st.ino; type = (st.mode & S_IFMT) >>> 12;
             filled = true;
-          } catch { /* gone meanwhile: a plain entry without attributes */ }
+          } // else gone meanwhile: a plain entry without attributes
         }
         if (!filled) out.fill(0, o, o + ENTRY_OUT_SIZE);
         o += ENTRY_OUT_SIZE;
@@ -496,16 +531,20 @@ export class FuseFs {
  * FUSE_AUTO_INVAL_DATA).
  */
 function openOut(fh: number, openFlags = 0): Uint8Array {
-  const out = new Uint8Array(OPEN_OUT_SIZE);
-  const v = view(out);
-  setU64(v, 0, fh);
-  v.setUint32(8, openFlags, true);
+  const out = frame(OPEN_OUT_SIZE);
+  putOpenOut(view(out), H, fh, openFlags);
   return out;
 }
+function putOpenOut(v: DataView, o: number, fh: number, openFlags: number): void {
+  setU64(v, o, fh);
+  v.setUint32(o + 8, openFlags, true);
+  v.setUint32(o + 12, 0, true);
+}
 
+/** fuse_write_out: the count, then padding. */
 function writeOut(n: number): Uint8Array {
-  const out = new Uint8Array(8);
-  view(out).setUint32(0, n, true);
+  const out = frame(8);
+  out[H] = n; out[H + 1] = n >>> 8; out[H + 2] = n >>> 16; out[H + 3] = n >>> 24;
   return out;
 }
 

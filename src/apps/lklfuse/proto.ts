@@ -66,44 +66,79 @@ export const FATTR_MODE = 1 << 0, FATTR_UID = 1 << 1, FATTR_GID = 1 << 2, FATTR_
 export const FUSE_GETATTR_FH = 1;
 export const FUSE_FSYNC_FDATASYNC = 1;
 
-/** The fixed header of every request. */
+/**
+ * The fixed header of every request. The unique id is kept as its two 32-bit halves: it is only
+ * ever echoed back, and a BigInt per request cost more than the rest of the header.
+ */
 export interface InHeader {
-  len: number; opcode: number; unique: bigint; nodeid: number; uid: number; gid: number; pid: number;
+  len: number; opcode: number; uniqueLo: number; uniqueHi: number; nodeid: number; uid: number; gid: number; pid: number;
 }
 
-export function parseInHeader(b: Uint8Array): InHeader {
-  const v = view(b);
+export function parseInHeader(v: DataView): InHeader {
   return {
-    len: v.getUint32(0, true), opcode: v.getUint32(4, true), unique: v.getBigUint64(8, true),
-    nodeid: Number(v.getBigUint64(16, true)), uid: v.getUint32(24, true), gid: v.getUint32(28, true),
+    len: v.getUint32(0, true), opcode: v.getUint32(4, true),
+    uniqueLo: v.getUint32(8, true), uniqueHi: v.getUint32(12, true),
+    nodeid: u64(v, 16), uid: v.getUint32(24, true), gid: v.getUint32(28, true),
     pid: v.getUint32(32, true),
   };
 }
 
+/** The unique id for -d output. */
+export function uniqueOf(h: InHeader): bigint { return (BigInt(h.uniqueHi) << 32n) | BigInt(h.uniqueLo); }
+
 export function view(b: Uint8Array): DataView { return new DataView(b.buffer, b.byteOffset, b.byteLength); }
 
-/** A u64 field as a JS number (offsets and sizes stay below 2^53 in practice). */
-export function u64(v: DataView, o: number): number { return Number(v.getBigUint64(o, true)); }
+const TWO32 = 4294967296;
+/**
+ * A u64 field as a JS number (offsets and sizes stay below 2^53 in practice; above, the nearest
+ * double, as Number(bigint) gives). Two 32-bit reads: no BigInt on the hot path.
+ */
+export function u64(v: DataView, o: number): number { return v.getUint32(o + 4, true) * TWO32 + v.getUint32(o, true); }
+/** A u64 field from a number (negative -> 0; modulo 2^64 like the BigInt store was). */
 export function setU64(v: DataView, o: number, n: number | bigint): void {
-  v.setBigUint64(o, typeof n === 'bigint' ? n : BigInt(Math.max(0, Math.trunc(n))), true);
+  if (typeof n === 'bigint') { v.setBigUint64(o, n, true); return; }
+  const x = n > 0 ? Math.trunc(n) : 0;
+  v.setUint32(o, x % TWO32, true); v.setUint32(o + 4, Math.floor(x / TWO32) % TWO32, true);
+}
+/** An s64 field (two's complement) from an integral number. */
+export function setS64(v: DataView, o: number, n: number): void {
+  const hi = Math.floor(n / TWO32);
+  v.setUint32(o, n - hi * TWO32, true); v.setInt32(o + 4, hi | 0, true);
 }
 
-/** A reply: out header then `body` bytes; the header's length covers both. */
-export function reply(unique: bigint, body: Uint8Array | null): Uint8Array {
-  const n = body ? body.length : 0;
-  const out = new Uint8Array(OUT_HEADER_SIZE + n);
-  const v = view(out);
-  v.setUint32(0, out.length, true); v.setInt32(4, 0, true); v.setBigUint64(8, unique, true);
-  if (body) out.set(body, OUT_HEADER_SIZE);
-  return out;
+/*
+ * Replies are built as whole messages: the reply struct starts at OUT_HEADER_SIZE of a buffer whose
+ * first 16 bytes the session fills in (putOutHeader) just before writing it, so the body is never
+ * copied into a second buffer. Byte stores, not a DataView: one object less per reply.
+ */
+export function putOutHeader(b: Uint8Array, len: number, error: number, uniqueLo: number, uniqueHi: number): void {
+  b[0] = len; b[1] = len >>> 8; b[2] = len >>> 16; b[3] = len >>> 24;
+  b[4] = error; b[5] = error >> 8; b[6] = error >> 16; b[7] = error >> 24;
+  b[8] = uniqueLo; b[9] = uniqueLo >>> 8; b[10] = uniqueLo >>> 16; b[11] = uniqueLo >>> 24;
+  b[12] = uniqueHi; b[13] = uniqueHi >>> 8; b[14] = uniqueHi >>> 16; b[15] = uniqueHi >>> 24;
 }
 
-/** An error reply: the header alone, with -errno. */
-export function replyError(unique: bigint, errno: number): Uint8Array {
-  const out = new Uint8Array(OUT_HEADER_SIZE);
-  const v = view(out);
-  v.setUint32(0, OUT_HEADER_SIZE, true); v.setInt32(4, -Math.abs(errno), true); v.setBigUint64(8, unique, true);
+/**
+ * A zeroed reply buffer for a `size`-byte body (at OUT_HEADER_SIZE). Small ones (entries,
+ * attributes, open and write replies) come from a pool that the session refills once each reply is
+ * written (recycleFrame): clearing 256 bytes costs less than a new ArrayBuffer and its collection.
+ */
+export function frame(size: number): Uint8Array {
+  const n = OUT_HEADER_SIZE + size;
+  if (n > SMALL_FRAME) return new Uint8Array(n);
+  const ab = smallFrames.pop();
+  if (ab === undefined) return new Uint8Array(new ArrayBuffer(SMALL_FRAME), 0, n);
+  const out = new Uint8Array(ab, 0, n);
+  out.fill(0);
   return out;
+}
+const SMALL_FRAME = 256;
+const SMALL_FRAMES_MAX = 16;
+const smallFrames: ArrayBuffer[] = [];
+/** A reply has been written and nothing refers to `out` any more: a small frame goes back to the pool. */
+export function recycleFrame(out: Uint8Array): void {
+  const ab = out.buffer as ArrayBuffer;
+  if (ab.byteLength === SMALL_FRAME && smallFrames.length < SMALL_FRAMES_MAX) smallFrames.push(ab);
 }
 
 /** Node attributes as fuse_attr carries them (dev numbers already in new_encode_dev form). */
@@ -115,9 +150,7 @@ export interface FuseAttr {
 
 export function putAttr(v: DataView, o: number, a: FuseAttr): void {
   setU64(v, o, a.ino); setU64(v, o + 8, a.size); setU64(v, o + 16, a.blocks);
-  v.setBigInt64(o + 24, BigInt(a.atime.sec), true);
-  v.setBigInt64(o + 32, BigInt(a.mtime.sec), true);
-  v.setBigInt64(o + 40, BigInt(a.ctime.sec), true);
+  setS64(v, o + 24, a.atime.sec); setS64(v, o + 32, a.mtime.sec); setS64(v, o + 40, a.ctime.sec);
   v.setUint32(o + 48, a.atime.nsec, true); v.setUint32(o + 52, a.mtime.nsec, true); v.setUint32(o + 56, a.ctime.nsec, true);
   v.setUint32(o + 60, a.mode, true); v.setUint32(o + 64, a.nlink, true);
   v.setUint32(o + 68, a.uid, true); v.setUint32(o + 72, a.gid, true);

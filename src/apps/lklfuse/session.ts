@@ -17,17 +17,25 @@
  * (a small pool of k.task() threads) and its reply written synchronously (a write to /dev/fuse never
  * blocks). ENODEV from a read means the host unmounted us: the session ends. EINTR and EAGAIN are
  * retried; ENOENT means the request was aborted before we read it.
+ *
+ * Buffers. A small synchronous read or write costs lklfuse a few microseconds of its own, so the
+ * hot path allocates little: a request is copied out of the read buffer into a pooled buffer (given
+ * back once the request is answered), a reply is built in place behind room for its header
+ * (proto.ts frame()) and READ data lands there straight from pread64, and those buffers are pooled
+ * too. A buffer goes back to its pool only after the writeSync of its reply has returned, so
+ * requests in flight at the same time never share one.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import {
-  parseInHeader, reply, replyError, view, Op, OP_NAMES, IN_HEADER_SIZE, INIT_OUT_SIZE,
+  parseInHeader, putOutHeader, uniqueOf, frame, view, Op, OP_NAMES, IN_HEADER_SIZE, OUT_HEADER_SIZE, INIT_OUT_SIZE,
   FUSE_KERNEL_VERSION, FUSE_KERNEL_MINOR_VERSION, FUSE_ASYNC_READ, FUSE_ATOMIC_O_TRUNC,
   FUSE_BIG_WRITES, FUSE_AUTO_INVAL_DATA, FUSE_DO_READDIRPLUS, FUSE_READDIRPLUS_AUTO,
   FUSE_ASYNC_DIO, FUSE_PARALLEL_DIROPS, FUSE_MAX_PAGES, FUSE_CACHE_SYMLINKS, FUSE_WRITEBACK_CACHE, type InHeader,
 } from './proto.js';
-import { FuseError, type FuseFs } from './ops.js';
+import { FuseError, NOREPLY, type FuseFs, type OpResult } from './ops.js';
 import type { KernelTask } from '../../lkl.js';
 
 /** Largest WRITE payload we accept: 1 MiB (256 pages). */
@@ -45,6 +53,14 @@ const BUFSIZE = MAX_WRITE + 4096;
 const SPIN_MS = Number(process.env.LKLFUSE_SPIN_US ?? 100) / 1000;
 /** Requests served back to back by polling before the event loop gets a turn (timers, signals). */
 const SPIN_CHAIN_MS = 2;
+/**
+ * Requests are copied out of the read buffer into buffers of this size, kept in a small pool (a
+ * fresh ArrayBuffer per request was mostly garbage-collector work); larger requests (big WRITEs)
+ * go into buffers of BUFSIZE, of which a couple are kept.
+ */
+const REQ_POOL_BYTES = 64 * 1024 + 4096;
+const REQ_POOL_MAX = 8;
+const BIG_REQ_POOL_MAX = 2;
 const ENODEV_CODES = new Set(['ENODEV']);
 const RETRY_CODES = new Set(['EINTR', 'EAGAIN', 'ENOENT']);
 
@@ -153,9 +169,7 @@ export class FuseSession {
         buffer: buf,
         callback: (n: number) => {
           // Copied out: the buffer takes the next request as soon as this returns.
-          const req = new Uint8Array(n);
-          req.set(buf.subarray(0, n));
-          this.dispatch(req);
+          this.dispatch(this.copyIn(buf, n));
           return true;
         },
       },
@@ -206,8 +220,7 @@ export class FuseSession {
         }
         if (n === 0) { this.end(); return; }
         // The request is copied out so that this buffer can take the next one at once.
-        const req = new Uint8Array(n);
-        req.set(buf.subarray(0, n));
+        const req = this.copyIn(buf, n);
         again();
         this.dispatch(req);
       });
@@ -215,6 +228,24 @@ export class FuseSession {
     again();
   }
 
+  private readonly reqPool: ArrayBuffer[] = [];
+  private readonly bigReqPool: ArrayBuffer[] = [];
+  /** The first `n` bytes of `buf` in a request buffer of their own (see REQ_POOL_BYTES). */
+  private copyIn(buf: Uint8Array, n: number): Uint8Array {
+    const ab = n <= REQ_POOL_BYTES ? (this.reqPool.pop() ?? new ArrayBuffer(REQ_POOL_BYTES))
+      : n <= BUFSIZE ? (this.bigReqPool.pop() ?? new ArrayBuffer(BUFSIZE)) : new ArrayBuffer(n);
+    const req = new Uint8Array(ab, 0, n);
+    req.set(n === buf.length ? buf : new Uint8Array(buf.buffer, buf.byteOffset, n));
+    return req;
+  }
+  /** A request has been answered: nothing refers to its buffer any more. */
+  private recycleReq(req: Uint8Array): void {
+    const ab = req.buffer as ArrayBuffer;
+    if (ab.byteLength === REQ_POOL_BYTES) { if (this.reqPool.length < REQ_POOL_MAX) this.reqPool.push(ab); }
+    else if (ab.byteLength === BUFSIZE && this.bigReqPool.length < BIG_REQ_POOL_MAX) this.bigReqPool.push(ab);
+  }
+
+  /** A task from the pool, when one has to be waited for (serve takes an idle one directly). */
   private async task(): Promise<KernelTask> {
     const t = this.idle.pop();
     if (t) return t;
@@ -226,6 +257,21 @@ export class FuseSession {
     if (w) w(t); else this.idle.push(t);
   }
 
+  /** The header-only replies (errors, and successes without a body) are built here and sent at once. */
+  private readonly hdr = new Uint8Array(OUT_HEADER_SIZE);
+
+  /** A reply without body: `error` 0 or -errno. */
+  private sendHeader(h: InHeader, error: number): void {
+    putOutHeader(this.hdr, OUT_HEADER_SIZE, error, h.uniqueLo, h.uniqueHi);
+    this.send(this.hdr);
+  }
+  /** A whole reply message (body at OUT_HEADER_SIZE): its header filled in, then written. */
+  private sendFrame(h: InHeader, out: Uint8Array): void {
+    putOutHeader(out, out.length, 0, h.uniqueLo, h.uniqueHi);
+    this.send(out);
+  }
+
+  /** One write per reply; writeSync has copied it into the host kernel when it returns. */
   private send(b: Uint8Array): void {
     try { fs.writeSync(this.fd, b); } catch (e) {
       // ENOENT: the request was interrupted and is gone; ENODEV: unmounted meanwhile.
@@ -234,74 +280,81 @@ export class FuseSession {
     }
   }
 
-  private spinBuf: Buffer | null = null;
+  private spinReader: NonBlockingReader | null | undefined;
   private spinChainStart = 0;
   private spinChain = 0;
 
   /**
    * After the last outstanding reply, poll /dev/fuse (non-blocking: the pipe handle set O_NONBLOCK)
    * for SPIN_MS before going back to epoll. A chain of requests caught this way yields to the event
-   * loop after SPIN_CHAIN_MS. EAGAIN throws from readSync; stack traces are off meanwhile because
-   * capturing one cost more than the read.
+   * loop after SPIN_CHAIN_MS. The reads go through nonBlockingReader (an empty poll returns EAGAIN
+   * there, where readSync would throw).
    */
   private spin(): void {
     if (!this.pollSock || this.ended || this.inflight !== 0) return;
     const now = performance.now();
     if (this.spinChain === 0) this.spinChainStart = now;
     else if (now - this.spinChainStart > SPIN_CHAIN_MS) { this.spinChain = 0; return; }
-    const buf = (this.spinBuf ??= Buffer.allocUnsafe(BUFSIZE));
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      const until = now + SPIN_MS;
-      for (;;) {
-        let n = -1;
-        try { n = fs.readSync(this.fd, buf, 0, BUFSIZE, null); } catch { n = -1; }
-        if (n > 0) {
-          const req = new Uint8Array(n);
-          req.set(buf.subarray(0, n));
-          this.spinChain++;
-          this.dispatch(req);
-          return;
-        }
-        if (n === 0 || performance.now() > until) break;
+    if (this.spinReader === undefined) this.spinReader = nonBlockingReader(this.fd);
+    const r = this.spinReader;
+    const until = now + SPIN_MS;
+    // The clock is read every 8th poll only: a WASI poll costs about as much as reading it.
+    for (let i = 1; ; i++) {
+      const n = r ? r.read() : readSyncNonBlocking(this.fd, (this.spinBuf ??= Buffer.allocUnsafe(BUFSIZE)));
+      if (n > 0) {
+        this.spinChain++;
+        this.dispatch(this.copyIn(r ? r.buf : this.spinBuf!, n));
+        return;
       }
-    } finally { Error.stackTraceLimit = limit; }
+      if (n === 0 || ((i & 7) === 0 || !r) && performance.now() > until) break;
+    }
     this.spinChain = 0;
   }
+  private spinBuf: Buffer | null = null;
 
   private dispatch(req: Uint8Array): void {
     if (req.length < IN_HEADER_SIZE) return;
-    const h = parseInHeader(req);
+    const v = view(req);
+    const h = parseInHeader(v);
     if (h.opcode === Op.INIT) { this.init(h, req); return; }
-    if (h.opcode === Op.DESTROY) { this.send(reply(h.unique, null)); this.end(); return; }
+    if (h.opcode === Op.DESTROY) { this.sendHeader(h, 0); this.end(); return; }
     this.inflight++;
-    void this.serve(h, req).finally(() => {
-      if (--this.inflight === 0) {
-        for (const r of this.drained.splice(0)) r();
-        if (SPIN_MS > 0) this.spin();
-      }
-    });
+    void this.serve(h, req, v);
   }
 
-  private async serve(h: InHeader, req: Uint8Array): Promise<void> {
-    const t = await this.task();
-    let out: Uint8Array | null = null, errno = 0, noreply = false;
+  /**
+   * One request, start to reply. An idle task is taken without an await, and the bookkeeping after
+   * the reply is done here rather than in a promise callback: fewer microtask turns per request.
+   */
+  private async serve(h: InHeader, req: Uint8Array, v: DataView): Promise<void> {
+    let r: OpResult = 0;
     try {
-      const r = await this.fsys.handle(t, h, req);
-      if (r === 'noreply') noreply = true; else out = r;
-    } catch (e) {
-      if (e instanceof FuseError) errno = e.errno;
-      else { errno = 5; this.o.debug?.(`${OP_NAMES[h.opcode]}: internal error: ${(e as Error).stack ?? String(e)}`); }
+      const t = this.idle.pop() ?? await this.task();
+      try {
+        r = await this.fsys.handle(t, h, req, v);
+      } catch (e) {
+        if (e instanceof FuseError) r = -e.errno;
+        else { r = -5; this.o.debug?.(`${OP_NAMES[h.opcode]}: internal error: ${(e as Error).stack ?? String(e)}`); }
+      } finally {
+        this.release(t);
+      }
+      this.recycleReq(req);
+      if (this.o.debug) {
+        this.o.debug(`unique: ${uniqueOf(h)}, opcode: ${OP_NAMES[h.opcode] ?? h.opcode} (${h.opcode}), nodeid: ${h.nodeid}, ` +
+          `insize: ${h.len} -> ${r === NOREPLY ? 'no reply' : typeof r === 'number' && r < 0 ? `error: ${r}` : `outsize: ${typeof r === 'number' ? OUT_HEADER_SIZE : r.length}`}`);
+      }
+      if (typeof r === 'number') {
+        if (r !== NOREPLY) this.sendHeader(h, r);
+      } else {
+        this.sendFrame(h, r);
+        this.fsys.recycle(r);
+      }
     } finally {
-      this.release(t);
+      if (--this.inflight === 0) {
+        if (this.drained.length !== 0) for (const d of this.drained.splice(0)) d();
+        if (SPIN_MS > 0) this.spin();
+      }
     }
-    if (this.o.debug) {
-      this.o.debug(`unique: ${h.unique}, opcode: ${OP_NAMES[h.opcode] ?? h.opcode} (${h.opcode}), nodeid: ${h.nodeid}, ` +
-        `insize: ${h.len} -> ${noreply ? 'no reply' : errno ? `error: -${errno}` : `outsize: ${16 + (out?.length ?? 0)}`}`);
-    }
-    if (noreply) return;
-    this.send(errno ? replyError(h.unique, errno) : reply(h.unique, out));
   }
 
   private init(h: InHeader, req: Uint8Array): void {
@@ -311,16 +364,16 @@ export class FuseSession {
     this.o.debug?.(`INIT: ${major}.${minor} flags=0x${flags.toString(16)} max_readahead=${readahead}`);
     if (major > FUSE_KERNEL_VERSION) {
       // A newer major: answer with ours only, and the kernel sends INIT again in our version.
-      const out = new Uint8Array(8);
+      const out = frame(8);
       const w = view(out);
-      w.setUint32(0, FUSE_KERNEL_VERSION, true); w.setUint32(4, FUSE_KERNEL_MINOR_VERSION, true);
-      this.send(reply(h.unique, out));
+      w.setUint32(OUT_HEADER_SIZE, FUSE_KERNEL_VERSION, true); w.setUint32(OUT_HEADER_SIZE + 4, FUSE_KERNEL_MINOR_VERSION, true);
+      this.sendFrame(h, out);
       return;
     }
     if (major < FUSE_KERNEL_VERSION || minor < FUSE_KERNEL_MINOR_VERSION) {
       // The host kernel then fails every request; we leave, and the caller unmounts.
       this.initError = `the host kernel speaks FUSE ${major}.${minor}; lklfuse needs ${FUSE_KERNEL_VERSION}.${FUSE_KERNEL_MINOR_VERSION} or later`;
-      this.send(replyError(h.unique, 71 /* EPROTO */));
+      this.sendHeader(h, -71 /* EPROTO */);
       this.end();
       return;
     }
@@ -328,8 +381,8 @@ export class FuseSession {
       FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS |
       FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS | (this.o.writebackCache ? FUSE_WRITEBACK_CACHE : 0);
     this.fsys.writebackCache = (flags & want & FUSE_WRITEBACK_CACHE) !== 0;
-    const out = new Uint8Array(INIT_OUT_SIZE);
-    const w = view(out);
+    const out = frame(INIT_OUT_SIZE);
+    const w = new DataView(out.buffer, OUT_HEADER_SIZE, INIT_OUT_SIZE);
     w.setUint32(0, FUSE_KERNEL_VERSION, true);
     w.setUint32(4, FUSE_KERNEL_MINOR_VERSION, true);
     w.setUint32(8, readahead, true);
@@ -340,7 +393,67 @@ export class FuseSession {
     w.setUint32(24, 1, true); // time_gran: nanoseconds
     w.setUint16(28, MAX_PAGES, true);
     this.proto = { major, minor };
-    this.send(reply(h.unique, out));
+    this.sendFrame(h, out);
   }
 }
 
+/** The little of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: { memory?: { buffer: ArrayBuffer } } };
+}
+
+/** One read of a non-blocking descriptor: bytes read, 0 at end of file, -1 for nothing (or an error). */
+interface NonBlockingReader { read(): number; readonly buf: Uint8Array }
+
+/**
+ * readSync on a descriptor with nothing to read throws EAGAIN, and the error object cost five
+ * times the read(2) itself (and garbage to collect): with the spin loop polling every few
+ * microseconds that was most of its time. Node's WASI (uvwasi) calls read(2) and returns the
+ * errno as a number: the descriptor is handed to it as the WASI program's stdin, and its fd_read is
+ * called directly, with the iovec and the buffer in the memory of an empty WebAssembly module.
+ * WASI is experimental in Node 20 and says so on stderr when constructed; that one notice is
+ * silenced. Null where WASI is missing (readSyncNonBlocking then).
+ */
+function nonBlockingReader(fd: number): NonBlockingReader | null {
+  try {
+    // (module (memory (export "memory") 18) (func (export "_initialize"))): 18 pages > BUFSIZE + 64.
+    const wasm = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 3, 1, 0, 18,
+      7, 24, 2, 6, 109, 101, 109, 111, 114, 121, 2, 0, 11, 95, 105, 110, 105, 116, 105, 97, 108, 105, 122, 101, 0, 0,
+      10, 4, 1, 2, 0, 11]);
+    // Loaded here, not imported: the module announces itself when first loaded.
+    const emit = process.emitWarning;
+    let wasi: import('node:wasi').WASI;
+    process.emitWarning = () => {};
+    try {
+      const { WASI } = createRequire(import.meta.url)('node:wasi') as typeof import('node:wasi');
+      wasi = new WASI({ version: 'preview1', stdin: fd, returnOnExit: true });
+    } finally { process.emitWarning = emit; }
+    const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    const inst = new WA.Instance(new WA.Module(wasm), {});
+    wasi.initialize(inst);
+    const mem = inst.exports.memory!;
+    if (mem.buffer.byteLength < 64 + BUFSIZE) return null;
+    const iov = new DataView(mem.buffer, 0, 16);
+    iov.setUint32(0, 64, true); iov.setUint32(4, BUFSIZE, true); // one iovec: the buffer at 64
+    const fdRead = (wasi.wasiImport as Record<string, (...a: number[]) => number>).fd_read!;
+    const buf = new Uint8Array(mem.buffer, 64, BUFSIZE);
+    // Keep the WASI object alive with the reader (its fd table refers to `fd`).
+    const keep = wasi;
+    return {
+      buf,
+      read(): number {
+        void keep;
+        // fd 0 (stdin = our descriptor), iovec at 0, one of them, count stored at 8.
+        return fdRead(0, 0, 1, 8) === 0 ? iov.getUint32(8, true) : -1;
+      },
+    };
+  } catch { return null; }
+}
+
+/** The fallback: readSync, its EAGAIN error made without a stack trace. */
+function readSyncNonBlocking(fd: number, buf: Buffer): number {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try { return fs.readSync(fd, buf, 0, BUFSIZE, null); } catch { return -1; } finally { Error.stackTraceLimit = limit; }
+}
