@@ -68,11 +68,11 @@ export class BlockDev implements BlockDevice {
     fail(EIO, `${this.name}: access beyond end of device`);
   }
 
-  bread(nr: number, blockSize: number): MaybePromise<Uint8Array> {
+  bread(nr: number, blockSize: number, deviceReadahead = true): MaybePromise<Uint8Array> {
     this.checkBlockSize(blockSize);
     const off = nr * blockSize;
     this.checkRange(off, blockSize, false);
-    return this.disk.read(this.start + off, blockSize, this.ra);
+    return this.disk.read(this.start + off, blockSize, deviceReadahead ? this.ra : null);
   }
 
   readStream(nr: number, blockSize: number, dst: Uint8Array): MaybePromise<void> {

@@ -22,8 +22,14 @@ export interface BlockDevice {
   readonly readOnly: boolean;
   /** Bytes per logical sector (512). */
   readonly sectorSize: number;
-  /** Block `nr` of `blockSize` bytes, through the cache. */
-  bread(nr: number, blockSize: number): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Block `nr` of `blockSize` bytes, through the cache. A miss also feeds the device's sequential
+   * readahead, as reads of the block device itself do; `deviceReadahead` false leaves it out, for
+   * file data whose filesystem runs the file's own readahead (Linux reads file data through the
+   * file's page cache and file_ra_state, never the device's): random 4 KiB reads of 1 KiB blocks
+   * otherwise looked sequential to the device four blocks at a time and pulled 128 KiB windows.
+   */
+  bread(nr: number, blockSize: number, deviceReadahead?: boolean): Uint8Array | Promise<Uint8Array>;
   /**
    * Fill `dst` with blocks [nr, nr + dst.length / blockSize): a streaming read of file data. Where
    * none of the range is cached it goes straight from the backend into `dst` and caches nothing

@@ -174,6 +174,11 @@ export class Ext4Sb extends SuperBlock {
     const o = this.metaOverlay.get(nr);
     return o ?? this.bdev.bread(nr, this.blockSize);
   }
+  /** bread for a file's data block: the file's readahead (file.ts), not the device's. */
+  breadData(nr: number): MaybePromise<Uint8Array> {
+    const o = this.metaOverlay.get(nr);
+    return o ?? this.bdev.bread(nr, this.blockSize, false);
+  }
   /** Metadata blocks changed but not yet home (read-write mounts with a journal; see jbd.ts). */
   readonly metaOverlay = new Map<number, Uint8Array>();
 

@@ -172,7 +172,7 @@ function copyBlocks(op: ReadOp, blk: number, boff: number, runBytes: number, cop
   const sbi = op.inode.sbi;
   const bs = sbi.blockSize;
   while (copied < runBytes) {
-    const r = sbi.bread(blk);
+    const r = sbi.breadData(blk);
     if (isPromise(r)) {
       const at = copied, b = blk, o = boff;
       return r.then((data) => {
