@@ -248,7 +248,8 @@ async function serveLocked(o: LklfuseOptions, fuseFd: number | null, say: (m: st
   const print = logFd === null ? null : (t: string) => { try { fs.writeSync(logFd!, t); } catch { /* log full */ } };
   let k: LklKernel;
   try {
-    k = await boot({ cmdline: `mem=${o.mb}M`, host: createNodeHost({ print }) });
+    // Nothing reaches the kernel's sockets through FUSE: the network stack stays out (as fs2tar).
+    k = await boot({ cmdline: `mem=${o.mb}M`, net: false, host: createNodeHost({ print }) });
   } catch (e) { throw new Fatal(`cannot boot the kernel: ${why(e)}`); }
 
   let id = -1;
