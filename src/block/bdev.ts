@@ -7,7 +7,7 @@
  * device"). Each BlockDev keeps its own readahead state, so a sequential reader of vda1 is not
  * confused by a random reader of vda2.
  */
-import { fail, type MaybePromise } from '../lib/errors.js';
+import { fail, isPromise, type MaybePromise } from '../lib/errors.js';
 import { EINVAL, EIO, EROFS } from '../uapi/errno.js';
 import { MKDEV } from '../uapi/stat.js';
 import { PAGE_SIZE } from '../mm/index.js';
@@ -73,6 +73,13 @@ export class BlockDev implements BlockDevice {
     const off = nr * blockSize;
     this.checkRange(off, blockSize, false);
     return this.disk.read(this.start + off, blockSize, deviceReadahead ? this.ra : null);
+  }
+
+  readCached(offset: number, dst: Uint8Array): MaybePromise<void> {
+    this.checkRange(offset, dst.length, false);
+    if (dst.length === 0) return;
+    const r = this.disk.read(this.start + offset, dst.length, null, dst);
+    if (isPromise(r)) return r.then(() => undefined);
   }
 
   readStream(nr: number, blockSize: number, dst: Uint8Array): MaybePromise<void> {

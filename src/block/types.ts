@@ -36,6 +36,12 @@ export interface BlockDevice {
    * (see Gendisk.readStream); otherwise it reads through the cache like bread.
    */
   readStream(nr: number, blockSize: number, dst: Uint8Array): void | Promise<void>;
+  /**
+   * Bytes [offset, offset + dst.length) through the cache into `dst`, a page at a time, without
+   * the device's readahead: file data spanning several small blocks in one call (bread would make
+   * a view per block).
+   */
+  readCached(offset: number, dst: Uint8Array): void | Promise<void>;
   /** Start reading `count` blocks from `nr` into the cache; does not wait. */
   readahead(nr: number, count: number, blockSize: number): void;
   /** Replace block `nr` with `data` (data.length === blockSize); written back later or by sync(). */

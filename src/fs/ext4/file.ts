@@ -164,7 +164,13 @@ function copyRun(op: ReadOp, m: BlockMapping, off: number): MaybePromise<number>
     const raTo = Math.min(runEndBlk, raFrom + Math.max(1, READAHEAD_BYTES >> sbi.blockBits));
     if (raTo > raFrom) { sbi.bdev.readahead(raFrom, raTo - raFrom, bs); ra.raEnd = raTo; }
   }
-  return copyBlocks(op, m.pblk, off, runBytes, 0);
+  // The whole run through the cache in one call, a page at a time; block by block (bread) only
+  // where a journalled copy may be newer than the disk's.
+  if (overlayHolds(sbi, m.pblk, Math.ceil((off + runBytes) / bs))) return copyBlocks(op, m.pblk, off, runBytes, 0);
+  const r = sbi.bdev.readCached(m.pblk * bs + off, buf.subarray(done, done + runBytes));
+  if (isPromise(r)) return r.then(() => { op.done += runBytes; return 0; });
+  op.done += runBytes;
+  return 0;
 }
 
 /** Copy `runBytes` from block `blk` on (the first at offset `boff`), `copied` of them already. */
