@@ -169,15 +169,14 @@ export class Ext4Sb extends SuperBlock {
   get clusterSize(): number { return this.blockSize << this.clusterBits; }
 
   /** Block `nr` of the filesystem through the device cache (sb_bread). */
-  bread(nr: number): MaybePromise<Uint8Array> {
+  /**
+   * Block `nr`, newest copy. `deviceReadahead` false for a file's data blocks, whose readahead is
+   * the file's own (file.ts), not the device's.
+   */
+  bread(nr: number, deviceReadahead = true): MaybePromise<Uint8Array> {
     // A read-write mount keeps changed metadata here until the journal writes it home (jbd.ts).
     const o = this.metaOverlay.get(nr);
-    return o ?? this.bdev.bread(nr, this.blockSize);
-  }
-  /** bread for a file's data block: the file's readahead (file.ts), not the device's. */
-  breadData(nr: number): MaybePromise<Uint8Array> {
-    const o = this.metaOverlay.get(nr);
-    return o ?? this.bdev.bread(nr, this.blockSize, false);
+    return o ?? this.bdev.bread(nr, this.blockSize, deviceReadahead);
   }
   /** Metadata blocks changed but not yet home (read-write mounts with a journal; see jbd.ts). */
   readonly metaOverlay = new Map<number, Uint8Array>();

@@ -178,7 +178,7 @@ function copyBlocks(op: ReadOp, blk: number, boff: number, runBytes: number, cop
   const sbi = op.inode.sbi;
   const bs = sbi.blockSize;
   while (copied < runBytes) {
-    const r = sbi.breadData(blk);
+    const r = sbi.bread(blk, false);
     if (isPromise(r)) {
       const at = copied, b = blk, o = boff;
       return r.then((data) => {

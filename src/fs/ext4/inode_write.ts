@@ -339,7 +339,7 @@ export async function ext4FileWrite(file: File, buf: Uint8Array, pos: number): P
           // journal's overlay (data=journal) keeps the buffer it is given, so that one gets a copy.
           if (from === bStart && to === bStart + bs) data = journalled ? buf.slice(from - pos, to - pos) : buf.subarray(from - pos, to - pos);
           else {
-            data = fresh ? new Uint8Array(bs) : (await aw(sbi.breadData(pblk))).slice();
+            data = fresh ? new Uint8Array(bs) : (await aw(sbi.bread(pblk, false))).slice();
             data.set(buf.subarray(from - pos, to - pos), from - bStart);
           }
           await ext4WriteDataBlock(h, inode, pblk, data);
