@@ -12,8 +12,8 @@
  *
  * Memory: the buffer a read request filled becomes the pages it read (no copy per page), so the
  * cache's memory comes in slabs, charged whole to the 'buffers' budget until the last of their
- * pages is evicted. A hot page left nearly alone in its slab is copied out (compact) when the
- * shrinker passes it, so it does not pin the rest.
+ * pages is evicted. A hot page in a slab at most half alive is copied out with the other survivors
+ * (compact) when the shrinker passes it, so they do not pin the rest.
  *
  * Reads. A hit returns at once. A miss asks the request queue for the missing pages (see
  * queue.ts): on a synchronous backend they are read before read() returns, so the result is
@@ -62,10 +62,20 @@ export interface Slab {
   readonly count: number;
   /** Its pages still in the cache. */
   live: number;
+  /**
+   * The whole buffer, while it may go back to the page pool once its last page is evicted (see
+   * layer.ts); null once a caller has been given a view of it (or it is not a pool size).
+   */
+  mem: Uint8Array | null;
 }
 
-/** When a slab's live pages drop to this fraction, the survivors are copied out and it is freed. */
-const SLAB_COMPACT_DIVISOR = 8;
+/**
+ * When a slab's live pages drop to this fraction, the survivors are copied out and it is freed.
+ * Half: the two-page slabs that 4 KiB reads of a 1 KiB-block filesystem make (a file page not
+ * aligned to a disk page spans two) would otherwise each pin a dead page until their second page
+ * goes; under random reads those wasted pages took a third of mem= within minutes.
+ */
+const SLAB_COMPACT_DIVISOR = 2;
 
 /** One cached 4 KiB page of a disk. */
 export interface CachePage {
@@ -192,10 +202,31 @@ export class Gendisk implements QueueOwner {
           ra.prev = p0; ra.prevOff = off;
         }
         const s = off - p0 * PAGE_SIZE;
+        pg.slab.mem = null; // the caller may keep this view: its memory never goes to the pool
         return s === 0 && len === PAGE_SIZE ? pg.data : pg.data.subarray(s, s + len);
       }
+    } else if (dst !== undefined && ra === null && this.copyCached(off, len, p0, dst)) {
+      return dst;
     }
     return this.readSlow(off, len, ra, dst, p0, Math.floor((off + len - 1) / PAGE_SIZE), true);
+  }
+
+  /**
+   * Copy bytes [off, off+len) into dst straight from the cached pages; false (dst partly written)
+   * at the first page that is not cached, for readSlow to do the whole read.
+   */
+  private copyCached(off: number, len: number, p0: number, dst: Uint8Array): boolean {
+    const end = off + len;
+    for (let i = p0, o = 0; o < len; i++) {
+      const pg = this.pages.get(i);
+      if (pg === undefined) return false;
+      pg.ref = true;
+      const pageStart = i * PAGE_SIZE;
+      const s = Math.max(off, pageStart) - pageStart, e = Math.min(end - pageStart, PAGE_SIZE);
+      dst.set(s === 0 && e === PAGE_SIZE ? pg.data : pg.data.subarray(s, e), o);
+      o += e - s;
+    }
+    return true;
   }
 
   private readSlow(off: number, len: number, ra: RaState | null, dst: Uint8Array | undefined,
@@ -217,6 +248,10 @@ export class Gendisk implements QueueOwner {
     const extended = end > p1 + 1;
     let pending = false;
     for (const r of waits) if (!r.done) { pending = true; break; }
+    if (pending) {
+      // The cached pages collected above are used after the wait: keep them out of the pool.
+      for (let i = p0; i <= p1; i++) if (got[i - p0] !== undefined) this.pages.get(i)!.slab.mem = null;
+    }
     const finish = (): MaybePromise<Uint8Array> => {
       for (const r of waits) {
         if (!r.error) continue;
@@ -227,6 +262,10 @@ export class Gendisk implements QueueOwner {
       for (const r of waits) {
         const a = Math.max(p0, r.first), b = Math.min(p1, r.first + r.count - 1);
         for (let i = a; i <= b; i++) if (got[i - p0] === undefined) got[i - p0] = r.pageData(i);
+      }
+      if (dst === undefined && p0 === p1) {
+        const pg = this.pages.get(p0);
+        if (pg !== undefined) pg.slab.mem = null; // a view of it goes to the caller
       }
       return this.assemble(off, len, p0, got, dst);
     };
@@ -338,6 +377,7 @@ export class Gendisk implements QueueOwner {
   }
 
   backendRead(buf: Uint8Array, offset: number): void | Promise<void> { return this.backend.read(buf, offset); }
+  allocPages(pages: number): Uint8Array { return this.layer.allocPages(pages); }
 
   /** A read request finished: cache its pages, or report its failure. */
   readDone(r: ReadRequest, err: unknown): void {
@@ -353,7 +393,7 @@ export class Gendisk implements QueueOwner {
     for (let i = r.first; i < end; i++) if (!this.pages.has(i)) fresh++;
     if (fresh === 0) return;
     // The request's buffer becomes the pages: charged whole, as it is kept whole.
-    const slab: Slab = { first: r.first, count: r.count, live: 0 };
+    const slab: Slab = { first: r.first, count: r.count, live: 0, mem: r.settledAtOnce && r.count <= 2 ? r.buf : null };
     // No memory to keep them: the waiters still get the data from the request. (Not charge():
     // building an ENOMEM error per request cost more than the I/O when memory stays full.)
     if (!this.layer.mem.tryChargeReclaim('buffers', slab.count)) return;
@@ -384,16 +424,17 @@ export class Gendisk implements QueueOwner {
     const slab = pg.slab;
     if (--slab.live === 0) {
       this.layer.mem.uncharge('buffers', slab.count);
+      if (slab.mem !== null) { this.layer.releasePages(slab.mem); slab.mem = null; }
       return slab.count;
     }
     return 0;
   }
 
-  /** Is this page keeping a mostly-empty slab alive (see compact)? */
+  /** Is this page keeping a slab at most half alive (see compact)? */
   static sparse(slab: Slab): boolean { return slab.count > 1 && slab.live * SLAB_COMPACT_DIVISOR <= slab.count; }
 
   /**
-   * Copy the surviving pages of a mostly-empty slab into pages of their own and free the slab, so
+   * Copy the surviving pages of a slab at most half alive into pages of their own and free the slab, so
    * one hot page does not keep a whole readahead buffer alive. The shrinker calls it for a page
    * that earns a second chance. Returns the pages of memory freed.
    */
@@ -405,12 +446,15 @@ export class Gendisk implements QueueOwner {
     }
     // The survivors stay charged, one page each; the rest of the slab is released.
     for (const p of survivors) {
-      p.data = p.data.slice();
-      p.slab = { first: p.index, count: 1, live: 1 };
+      const copy = this.layer.allocPages(1);
+      copy.set(p.data);
+      p.data = copy;
+      p.slab = { first: p.index, count: 1, live: 1, mem: copy };
     }
     const kept = survivors.length;
     this.layer.mem.uncharge('buffers', slab.count - kept);
     slab.live = 0;
+    if (slab.mem !== null) { this.layer.releasePages(slab.mem); slab.mem = null; }
     return slab.count - kept;
   }
 
@@ -456,15 +500,18 @@ export class Gendisk implements QueueOwner {
     }
     for (let i = p0; i <= p1; i++) {
       let pg = this.pages.get(i);
-      if (!pg) {
-        const page = new Uint8Array(PAGE_SIZE);
-        const old = fetched?.get(i);
-        if (old) page.set(old);
-        pg = this.newPage(i, page, { first: i, count: 1, live: 0 });
-        this.markDirty(pg);
-      }
       const pageStart = i * PAGE_SIZE;
       const s = Math.max(off, pageStart), e = Math.min(off + data.length, pageStart + PAGE_SIZE);
+      if (!pg) {
+        // A pooled buffer holds old bytes: what neither the disk's copy nor the write covers is zeroed.
+        const page = this.layer.allocPages(1);
+        const old = fetched?.get(i);
+        if (old) page.set(old);
+        const have = old ? old.length : 0;
+        if (have < PAGE_SIZE && !(s === pageStart && e === pageStart + PAGE_SIZE)) page.fill(0, have);
+        pg = this.newPage(i, page, { first: i, count: 1, live: 0, mem: page });
+        this.markDirty(pg);
+      }
       pg.data.set(data.subarray(s - off, e - off), s - pageStart);
     }
   }

@@ -10,6 +10,14 @@
  * on every cache hit than reordering a list). Dirty pages are not on the list at all: they cannot
  * be dropped until sync() has written them, after which they rejoin it at the hot end.
  *
+ * Page pool. A page read into the cache needs memory, and a fresh ArrayBuffer per miss (with its
+ * garbage once evicted) was most of a miss's cost under random reads at a full mem= (malloc, page
+ * faults, and the collector chasing external memory). Evicted buffers of one or two pages therefore
+ * go to a small pool the next reads take from — only those nobody else can still refer to: never
+ * a page whose memory a caller was given a view of (bread), and never before the code running now
+ * has finished (a freed buffer waits for the next microtask, so a read that evicted pages while
+ * assembling its result cannot see them reused under it).
+ *
  * Naming and numbers, as virtio-blk: disk index i is "vd" + letters (vda .. vdz, vdaa ..), the
  * lowest index not in use; major 254, 16 minors per disk (the disk itself, then partitions 1-15);
  * partitions beyond 15 get numbers of the extended major 259, as Linux's ext_devt.
@@ -18,13 +26,15 @@
  * drivers share it without module-level per-kernel state.
  */
 import type { DiskBackend } from '../arch/host.js';
-import type { MemoryBudget } from '../mm/index.js';
+import { PAGE_SIZE, type MemoryBudget } from '../mm/index.js';
 import type { Printk } from '../kernel/printk/index.js';
 import { MKDEV } from '../uapi/stat.js';
 import { Gendisk, type CachePage } from './gendisk.js';
 import type { BlockDev } from './bdev.js';
 
 export const VIRTBLK_MAJOR = 254;
+/** Buffers kept per size (one and two pages) in the page pool. */
+const POOL_MAX = 64;
 export const BLOCK_EXT_MAJOR = 259;
 export const PART_BITS = 4;
 export const DISK_MINORS = 1 << PART_BITS;
@@ -50,6 +60,11 @@ export class BlockLayer {
   forceGpt = false;
   private nextExtMinor = 0;
   private freeExtMinors: number[] = [];
+
+  /** The page pool: free buffers of one and of two pages, and those freed since the last microtask. */
+  private readonly pool: [Uint8Array[], Uint8Array[], Uint8Array[]] = [[], [], []];
+  private freed: Uint8Array[] = [];
+  private freedFlush = false;
 
   constructor(mem: MemoryBudget, printk: Printk) {
     this.mem = mem;
@@ -96,6 +111,29 @@ export class BlockLayer {
       }
     }
     return s;
+  }
+
+  // --- the page pool ----------------------------------------------------------------------------
+
+  /** Memory for `pages` pages: a pooled buffer for one or two, else a new one. Contents undefined. */
+  allocPages(pages: number): Uint8Array {
+    return (pages <= 2 ? this.pool[pages]!.pop() : undefined) ?? new Uint8Array(pages * PAGE_SIZE);
+  }
+
+  /** A buffer of one or two whole pages that nothing refers to any more (see the page pool above). */
+  releasePages(buf: Uint8Array): void {
+    if (this.freed.length >= POOL_MAX * 2) return; // a mass eviction: the rest is garbage
+    this.freed.push(buf);
+    if (this.freedFlush) return;
+    this.freedFlush = true;
+    void Promise.resolve().then(() => {
+      this.freedFlush = false;
+      for (const b of this.freed) {
+        const list = this.pool[b.length / PAGE_SIZE]!;
+        if (list.length < POOL_MAX) list.push(b);
+      }
+      this.freed.length = 0;
+    });
   }
 
   // --- the LRU ----------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ export class ReadRequest {
   /** Set when the backend failed: the error the waiters see. */
   error: Error | null = null;
   done = false;
+  /**
+   * Completed inside submitRead, before anyone could wait for it: its buffer is referred to only
+   * by the code that asked, synchronously, so its pages may later go back to the page pool.
+   */
+  settledAtOnce = false;
   dispatched = false;
   private resolvers: (() => void)[] | null = null;
   private promise: Promise<void> | null = null;
@@ -73,6 +78,8 @@ export interface QueueOwner {
   readonly capacity: number;
   /** Start the backend read; a thrown error or a rejected promise fails the request. */
   backendRead(buf: Uint8Array, offset: number): void | Promise<void>;
+  /** Memory for a request of `pages` pages (zero-filled or not: the backend overwrites it). */
+  allocPages(pages: number): Uint8Array;
   /** Called once per request, before its waiters resume. */
   readDone(r: ReadRequest, err: unknown): void;
 }
@@ -103,7 +110,9 @@ export class RequestQueue {
     }
     const r = new ReadRequest(first, count);
     if (this.async !== true && this.active === 0) {
+      r.settledAtOnce = true;
       this.dispatch(r);
+      if (!r.done) r.settledAtOnce = false;
       return r;
     }
     this.pending.push(r);
@@ -131,7 +140,7 @@ export class RequestQueue {
     this.stats.readPages += r.count;
     const offset = r.first * PAGE_SIZE;
     const bytes = Math.min(r.count * PAGE_SIZE, this.owner.capacity - offset);
-    const buf = new Uint8Array(r.count * PAGE_SIZE);
+    const buf = this.owner.allocPages(r.count);
     let res: void | Promise<void>;
     try {
       res = this.owner.backendRead(buf.subarray(0, bytes), offset);
