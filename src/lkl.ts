@@ -18,7 +18,7 @@
 import type { HostOps } from './arch/host.js';
 import { createNodeHost } from './arch/node/index.js';
 import { Kernel, type Initcall, type Task } from './kernel/index.js';
-import { syscallTable, dispatch, netSyscallsInit, type SyscallEntry } from './syscalls/index.js';
+import { syscallTable, dispatchNow, netSyscallsInit, type SyscallEntry } from './syscalls/index.js';
 import { NR } from './uapi/unistd.js';
 import { EEXIST, EBUSY, ENOENT, ENOSYS } from './uapi/errno.js';
 import { createTmpfsType } from './fs/tmpfs/index.js';
@@ -38,7 +38,7 @@ import { pipeInit } from './fs/pipe/index.js';
 import { eventpollInit } from './fs/eventpoll/index.js';
 import { LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_RESTART } from './uapi/misc.js';
 import { makeSys, makeFs, type Sys, type KernelFs } from './api/index.js';
-import { KernelError } from './lib/errors.js';
+import { KernelError, isPromise, type MaybePromise } from './lib/errors.js';
 import type { NetdevBackend, NetdevOptions } from './drivers/index.js';
 import { AF_INET, AF_INET6, AF_NETLINK, SOCK_DGRAM, SOCK_RAW, SOCK_CLOEXEC } from './uapi/socket.js';
 import {
@@ -53,6 +53,8 @@ import {
 } from './uapi/rtnetlink.js';
 
 export { NR } from './uapi/unistd.js';
+/** What syscallNow returns, and how to tell its two forms apart. */
+export { isPromise, type MaybePromise } from './lib/errors.js';
 export * as uapi from './uapi/index.js';
 export type { HostOps } from './arch/host.js';
 export type { Sys, KernelFs, KernelFileHandle, KernelStats } from './api/index.js';
@@ -171,7 +173,10 @@ function initcalls(opts: BootOptions, net: { modules?: NetModules }): Initcall[]
   return list;
 }
 
-type Dispatcher = (t: Task, nr: number, args: unknown[]) => Promise<number>;
+/** Runs a call; the value itself when it completed without waiting (see syscallNow). */
+type Dispatcher = (t: Task, nr: number, args: unknown[]) => MaybePromise<number>;
+
+const settle = (r: MaybePromise<number>): Promise<number> => (isPromise(r) ? r : Promise.resolve(r));
 
 /** The syscall-facing handle of one task: raw syscall, typed sys.*, and the fs facade. */
 export class KernelTask {
@@ -184,11 +189,16 @@ export class KernelTask {
   constructor(dispatch: Dispatcher, task: Task) {
     this.dispatch = dispatch;
     this.kernelTask = task;
-    this.sys = makeSys((nr, args) => dispatch(task, nr, args));
+    this.sys = makeSys((nr, args) => settle(dispatch(task, nr, args)));
     this.fs = makeFs(this.sys);
   }
   /** Raw system call by asm-generic number: >= 0, or -errno (lkl_syscall). */
-  syscall(nr: number, ...args: unknown[]): Promise<number> { return this.dispatch(this.kernelTask, nr, args); }
+  syscall(nr: number, ...args: unknown[]): Promise<number> { return settle(this.dispatch(this.kernelTask, nr, args)); }
+  /**
+   * @internal syscall() without the promise when the call completed at once (a cached read): for
+   * this project's servers of many small calls (lklfuse), where a promise per call is measurable.
+   */
+  syscallNow(nr: number, ...args: unknown[]): MaybePromise<number> { return this.dispatch(this.kernelTask, nr, args); }
   get pid(): number { return this.kernelTask.tgid; }
   get tid(): number { return this.kernelTask.tid; }
   /** The task ends: its references to files and directories are dropped. */
@@ -228,7 +238,7 @@ export class LklKernel extends KernelTask {
 
   /** @internal */
   constructor(k: Kernel, table: SyscallEntry[], net?: NetModules) {
-    super((t, nr, args) => dispatch(table, t, nr, args), k.init);
+    super((t, nr, args) => dispatchNow(table, t, nr, args), k.init);
     this.k = k;
     this.net = net;
   }

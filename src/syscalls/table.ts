@@ -3,7 +3,7 @@
  * note — the compatibility document too (docs/syscalls.md is generated from it). Numbers without
  * a handler return -ENOSYS, and their note says why.
  */
-import { KernelError, isPromise } from '../lib/errors.js';
+import { KernelError, isPromise, type MaybePromise } from '../lib/errors.js';
 import { ENOSYS, EFAULT, EIO, ESHUTDOWN } from '../uapi/errno.js';
 import { NR, syscallNames } from '../uapi/unistd.js';
 import type { Task } from '../kernel/index.js';
@@ -69,10 +69,19 @@ export function buildTable(defs: SyscallDef[] = ALL_SYSCALLS): SyscallEntry[] {
  * argument type from the caller) or EIO.
  */
 export function dispatch(table: SyscallEntry[], t: Task, nr: number, args: unknown[]): Promise<number> {
+  const r = dispatchNow(table, t, nr, args);
+  return isPromise(r) ? r : Promise.resolve(r);
+}
+
+/**
+ * dispatch() for callers inside this project that serve many small calls (lklfuse): the result
+ * itself when the handler completed without waiting, a promise only when it had to wait.
+ */
+export function dispatchNow(table: SyscallEntry[], t: Task, nr: number, args: unknown[]): MaybePromise<number> {
   const e = table[nr];
   const k = t.kernel;
-  if (!k.running) return Promise.resolve(-ESHUTDOWN);
-  if (!e || !e.handler) return Promise.resolve(-ENOSYS);
+  if (!k.running) return -ESHUTDOWN;
+  if (!e || !e.handler) return -ENOSYS;
   k.current = t;
   k.vfs.caller = t;
   t.inSyscall++;
@@ -82,9 +91,9 @@ export function dispatch(table: SyscallEntry[], t: Task, nr: number, args: unkno
     r = e.handler(t, ...args);
   } catch (err) {
     done(t);
-    return Promise.resolve(toErrno(t, e.name, err));
+    return toErrno(t, e.name, err);
   }
-  if (!isPromise(r)) { done(t); return Promise.resolve(r); }
+  if (!isPromise(r)) { done(t); return r; }
   return r.then((v) => { done(t); return v; }, (err) => { done(t); return toErrno(t, e.name, err); });
 }
 

@@ -18,12 +18,13 @@
  * kernel's business (default_permissions) or the mount's (only the mounter, unless allow_other).
  * Errors are Linux errnos from our kernel, passed through unchanged as -errno.
  */
-import type { KernelTask } from '../../lkl.js';
+import { isPromise, type KernelTask, type MaybePromise } from '../../lkl.js';
 import {
   AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, O_RDONLY, O_DIRECTORY, O_CREAT, O_EXCL, O_NOCTTY, O_ACCMODE, O_WRONLY, O_RDWR, O_APPEND, SEEK_SET,
 } from '../../uapi/fcntl.js';
 import { S_IFMT, new_encode_dev, UTIME_NOW, UTIME_OMIT, type Kstat } from '../../uapi/stat.js';
 import { ENOENT, ENOSYS, ERANGE, EBADF, EIO, ESTALE } from '../../uapi/errno.js';
+import { NR } from '../../uapi/unistd.js';
 import {
   Op, type InHeader, type FuseAttr, view, u64, setU64, putEntry, putAttr, cstrings, frame, recycleFrame,
   IN_HEADER_SIZE, OUT_HEADER_SIZE, ENTRY_OUT_SIZE, ATTR_OUT_SIZE, OPEN_OUT_SIZE, KSTATFS_SIZE, DIRENT_HEADER_SIZE,
@@ -199,6 +200,46 @@ export class FuseFs {
     else recycleFrame(out);
   }
 
+  /**
+   * READ and WRITE without a promise when our kernel completes them at once (cached data, a
+   * synchronous disk): the session answers those before returning, a few microseconds per request
+   * less than through handle()'s awaits. Null for the other operations.
+   */
+  handleNow(t: KernelTask, h: InHeader, b: Uint8Array, v: DataView): MaybePromise<OpResult> | null {
+    const A = IN_HEADER_SIZE;
+    if (h.opcode === Op.READ) {
+      // Read straight into the reply, after its header; a pooled buffer when the size allows.
+      const fh = u64(v, A), off = u64(v, A + 8), size = v.getUint32(A + 16, true);
+      const ab = size <= READ_POOL_DATA ? (this.readPool.pop() ?? new ArrayBuffer(READ_POOL_BYTES)) : new ArrayBuffer(H + size);
+      const n = t.syscallNow(NR.pread64, fh, new Uint8Array(ab, H, size), size, off);
+      return isPromise(n) ? n.then((m) => this.readReply(ab, m)) : this.readReply(ab, n);
+    }
+    if (h.opcode === Op.WRITE) {
+      const fh = u64(v, A), off = u64(v, A + 8), size = v.getUint32(A + 16, true);
+      return this.writeFrom(t, fh, b.subarray(A + 40, A + 40 + size), off, 0);
+    }
+    return null;
+  }
+  private readReply(ab: ArrayBuffer, n: number): OpResult {
+    const out = new Uint8Array(ab, 0, H + (n < 0 ? 0 : n));
+    if (n < 0) { this.recycle(out); return n; }
+    return out;
+  }
+  /** pwrite64 until all of `data` is written (a short write continues where it stopped). */
+  private writeFrom(t: KernelTask, fh: number, data: Uint8Array, off: number, done: number): MaybePromise<OpResult> {
+    while (done < data.length) {
+      const n = t.syscallNow(NR.pwrite64, fh, done === 0 ? data : data.subarray(done), data.length - done, off + done);
+      if (isPromise(n)) {
+        const at = done;
+        return n.then((m) => (m < 0 ? m : m === 0 ? writeOut(at) : this.writeFrom(t, fh, data, off, at + m)));
+      }
+      if (n < 0) return n;
+      if (n === 0) break;
+      done += n;
+    }
+    return writeOut(done);
+  }
+
   /** Serve one request (header parsed, `b` the whole request, `v` a view of it). */
   async handle(t: KernelTask, h: InHeader, b: Uint8Array, v: DataView): Promise<OpResult> {
     const A = IN_HEADER_SIZE; // the op's struct starts here
@@ -300,27 +341,7 @@ export class FuseFs {
         putOpenOut(view(out), H + ENTRY_OUT_SIZE, fd, FOPEN_KEEP_CACHE);
         return out;
       }
-      case Op.READ: {
-        // Read straight into the reply, after its header; a pooled buffer when the size allows.
-        const fh = u64(v, A), off = u64(v, A + 8), size = v.getUint32(A + 16, true);
-        const ab = size <= READ_POOL_DATA ? (this.readPool.pop() ?? new ArrayBuffer(READ_POOL_BYTES)) : new ArrayBuffer(H + size);
-        const n = await sys.pread64(fh, new Uint8Array(ab, H, size), size, off);
-        const out = new Uint8Array(ab, 0, H + (n < 0 ? 0 : n));
-        if (n < 0) { this.recycle(out); return n; }
-        return out;
-      }
-      case Op.WRITE: {
-        const fh = u64(v, A), off = u64(v, A + 8), size = v.getUint32(A + 16, true);
-        const data = b.subarray(A + 40, A + 40 + size);
-        let done = 0;
-        while (done < size) {
-          const n = await sys.pwrite64(fh, done === 0 ? data : data.subarray(done), size - done, off + done);
-          if (n < 0) return n;
-          if (n === 0) break;
-          done += n;
-        }
-        return writeOut(done);
-      }
+      case Op.READ: case Op.WRITE: return this.handleNow(t, h, b, v)!;
       case Op.STATFS: {
         const st: { blocks?: number; bfree?: number; bavail?: number; files?: number; ffree?: number; bsize?: number; namelen?: number; frsize?: number } = {};
         ok(await sys.statfs(kpath(this.pathOf(h.nodeid)), st));

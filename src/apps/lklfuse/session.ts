@@ -36,7 +36,7 @@ import {
   FUSE_ASYNC_DIO, FUSE_PARALLEL_DIROPS, FUSE_MAX_PAGES, FUSE_CACHE_SYMLINKS, FUSE_WRITEBACK_CACHE, type InHeader,
 } from './proto.js';
 import { FuseError, NOREPLY, type FuseFs, type OpResult } from './ops.js';
-import type { KernelTask } from '../../lkl.js';
+import { isPromise, type KernelTask, type MaybePromise } from '../../lkl.js';
 
 /** Largest WRITE payload we accept: 1 MiB (256 pages). */
 export const MAX_WRITE = 1 << 20;
@@ -283,32 +283,46 @@ export class FuseSession {
   private spinReader: NonBlockingReader | null | undefined;
   private spinChainStart = 0;
   private spinChain = 0;
+  /** spin() is on the stack: a request it answered synchronously must not start another. */
+  private spinning = false;
 
   /**
    * After the last outstanding reply, poll /dev/fuse (non-blocking: the pipe handle set O_NONBLOCK)
-   * for SPIN_MS before going back to epoll. A chain of requests caught this way yields to the event
-   * loop after SPIN_CHAIN_MS. The reads go through nonBlockingReader (an empty poll returns EAGAIN
-   * there, where readSync would throw).
+   * for SPIN_MS before going back to epoll. A request answered synchronously (a cached READ) is
+   * answered inside this loop, which then polls on; one that has to wait returns to the event loop,
+   * and its reply calls spin() again. A chain of requests caught this way yields to the event loop
+   * after SPIN_CHAIN_MS (timers, signals, the kernel's deferred work). The reads go through
+   * nonBlockingReader (an empty poll returns EAGAIN there, where readSync would throw).
    */
   private spin(): void {
     if (!this.pollSock || this.ended || this.inflight !== 0) return;
-    const now = performance.now();
+    let now = performance.now();
     if (this.spinChain === 0) this.spinChainStart = now;
     else if (now - this.spinChainStart > SPIN_CHAIN_MS) { this.spinChain = 0; return; }
     if (this.spinReader === undefined) this.spinReader = nonBlockingReader(this.fd);
     const r = this.spinReader;
-    const until = now + SPIN_MS;
-    // The clock is read every 8th poll only: a WASI poll costs about as much as reading it.
-    for (let i = 1; ; i++) {
-      const n = r ? r.read() : readSyncNonBlocking(this.fd, (this.spinBuf ??= Buffer.allocUnsafe(BUFSIZE)));
-      if (n > 0) {
-        this.spinChain++;
-        this.dispatch(this.copyIn(r ? r.buf : this.spinBuf!, n));
-        return;
+    let until = now + SPIN_MS;
+    this.spinning = true;
+    try {
+      // The clock is read every 8th poll only: a WASI poll costs about as much as reading it.
+      for (let i = 1; ; i++) {
+        const n = r ? r.read() : readSyncNonBlocking(this.fd, (this.spinBuf ??= Buffer.allocUnsafe(BUFSIZE)));
+        if (n > 0) {
+          this.spinChain++;
+          this.dispatch(this.copyIn(r ? r.buf : this.spinBuf!, n));
+          if (this.inflight !== 0 || this.ended) return;
+          now = performance.now();
+          if (now - this.spinChainStart > SPIN_CHAIN_MS) { this.spinChain = 0; return; }
+          until = now + SPIN_MS;
+          i = 0;
+          continue;
+        }
+        if (n === 0 || ((i & 7) === 0 || !r) && performance.now() > until) break;
       }
-      if (n === 0 || ((i & 7) === 0 || !r) && performance.now() > until) break;
+      this.spinChain = 0;
+    } finally {
+      this.spinning = false;
     }
-    this.spinChain = 0;
   }
   private spinBuf: Buffer | null = null;
 
@@ -319,25 +333,43 @@ export class FuseSession {
     if (h.opcode === Op.INIT) { this.init(h, req); return; }
     if (h.opcode === Op.DESTROY) { this.sendHeader(h, 0); this.end(); return; }
     this.inflight++;
+    if ((h.opcode === Op.READ || h.opcode === Op.WRITE) && this.idle.length !== 0) {
+      // Answered before this returns when our kernel completes it without waiting.
+      const t = this.idle.pop()!;
+      let r: MaybePromise<OpResult>;
+      try { r = this.fsys.handleNow(t, h, req, v)!; } catch (e) { r = this.opError(h, e); }
+      if (isPromise(r)) r.then((x) => this.finish(h, req, t, x), (e: unknown) => this.finish(h, req, t, this.opError(h, e)));
+      else this.finish(h, req, t, r);
+      return;
+    }
     void this.serve(h, req, v);
   }
 
-  /**
-   * One request, start to reply. An idle task is taken without an await, and the bookkeeping after
-   * the reply is done here rather than in a promise callback: fewer microtask turns per request.
-   */
+  /** One request through handle(), in a task of the pool (waiting for one if all are busy). */
   private async serve(h: InHeader, req: Uint8Array, v: DataView): Promise<void> {
-    let r: OpResult = 0;
+    const t = this.idle.pop() ?? await this.task();
+    let r: OpResult;
     try {
-      const t = this.idle.pop() ?? await this.task();
-      try {
-        r = await this.fsys.handle(t, h, req, v);
-      } catch (e) {
-        if (e instanceof FuseError) r = -e.errno;
-        else { r = -5; this.o.debug?.(`${OP_NAMES[h.opcode]}: internal error: ${(e as Error).stack ?? String(e)}`); }
-      } finally {
-        this.release(t);
-      }
+      r = await this.fsys.handle(t, h, req, v);
+    } catch (e) {
+      r = this.opError(h, e);
+    }
+    this.finish(h, req, t, r);
+  }
+
+  private opError(h: InHeader, e: unknown): number {
+    if (e instanceof FuseError) return -e.errno;
+    this.o.debug?.(`${OP_NAMES[h.opcode]}: internal error: ${(e as Error).stack ?? String(e)}`);
+    return -5;
+  }
+
+  /**
+   * A request has its result: the task goes back to the pool, the reply is written, and when it
+   * was the last one outstanding the session polls for the next (spin).
+   */
+  private finish(h: InHeader, req: Uint8Array, t: KernelTask, r: OpResult): void {
+    try {
+      this.release(t);
       this.recycleReq(req);
       if (this.o.debug) {
         this.o.debug(`unique: ${uniqueOf(h)}, opcode: ${OP_NAMES[h.opcode] ?? h.opcode} (${h.opcode}), nodeid: ${h.nodeid}, ` +
@@ -352,7 +384,7 @@ export class FuseSession {
     } finally {
       if (--this.inflight === 0) {
         if (this.drained.length !== 0) for (const d of this.drained.splice(0)) d();
-        if (SPIN_MS > 0) this.spin();
+        if (SPIN_MS > 0 && !this.spinning) this.spin();
       }
     }
   }
