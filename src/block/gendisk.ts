@@ -229,8 +229,13 @@ export class Gendisk implements QueueOwner {
     return true;
   }
 
+  /**
+   * A read that missed (or copies into dst). `expose`: a view of a single page returned to the
+   * caller keeps that page's memory out of the pool; write() reads the pages it completes with
+   * false, as it copies from them at once.
+   */
   private readSlow(off: number, len: number, ra: RaState | null, dst: Uint8Array | undefined,
-    p0: number, p1: number, retry: boolean): MaybePromise<Uint8Array> {
+    p0: number, p1: number, retry: boolean, expose = true): MaybePromise<Uint8Array> {
     const got: (Uint8Array | undefined)[] = new Array(p1 - p0 + 1);
     let missing = false;
     for (let i = p0; i <= p1; i++) {
@@ -256,14 +261,14 @@ export class Gendisk implements QueueOwner {
       for (const r of waits) {
         if (!r.error) continue;
         // A failure may lie in the readahead part only: try once more for just what was asked.
-        if (retry && extended) return this.readSlow(off, len, null, dst, p0, p1, false);
+        if (retry && extended) return this.readSlow(off, len, null, dst, p0, p1, false, expose);
         throw new KernelError(EIO, `${this.name}: read error at byte ${off}`);
       }
       for (const r of waits) {
         const a = Math.max(p0, r.first), b = Math.min(p1, r.first + r.count - 1);
         for (let i = a; i <= b; i++) if (got[i - p0] === undefined) got[i - p0] = r.pageData(i);
       }
-      if (dst === undefined && p0 === p1) {
+      if (dst === undefined && p0 === p1 && expose) {
         const pg = this.pages.get(p0);
         if (pg !== undefined) pg.slab.mem = null; // a view of it goes to the caller
       }
@@ -476,7 +481,8 @@ export class Gendisk implements QueueOwner {
     const fetched = new Map<number, Uint8Array>();
     const waits: Promise<unknown>[] = [];
     for (const i of need) {
-      const r = this.read(i * PAGE_SIZE, this.pageBytes(i), null);
+      // Not cached (need): a miss, read without exposing the page (its bytes are copied below).
+      const r = this.readSlow(i * PAGE_SIZE, this.pageBytes(i), null, undefined, i, i, true, false);
       if (isPromise(r)) waits.push(r.then((d) => fetched.set(i, d)));
       else fetched.set(i, r);
     }
