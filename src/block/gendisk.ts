@@ -12,7 +12,7 @@
  *
  * Memory: the buffer a read request filled becomes the pages it read (no copy per page), so the
  * cache's memory comes in slabs, charged whole to the 'buffers' budget until the last of their
- * pages is evicted. A hot page in a slab at most half alive is copied out with the other survivors
+ * pages is evicted. A hot page in a mostly dead slab is copied out with the other survivors
  * (compact) when the shrinker passes it, so they do not pin the rest.
  *
  * Reads. A hit returns at once. A miss asks the request queue for the missing pages (see
@@ -71,11 +71,14 @@ export interface Slab {
 
 /**
  * When a slab's live pages drop to this fraction, the survivors are copied out and it is freed.
- * Half: the two-page slabs that 4 KiB reads of a 1 KiB-block filesystem make (a file page not
- * aligned to a disk page spans two) would otherwise each pin a dead page until their second page
- * goes; under random reads those wasted pages took a third of mem= within minutes.
+ * A readahead window's slab is compacted late (1/8 alive): its pages are mostly read once, and
+ * copying survivors that are about to go cost an archiver 3-5% of its CPU at half. A two-page
+ * slab goes at half: 4 KiB reads of a 1 KiB-block filesystem make them (a file page not aligned to
+ * a disk page spans two), and each one otherwise pinned a dead page until its second page went —
+ * under random reads, a third of mem= within minutes.
  */
-const SLAB_COMPACT_DIVISOR = 2;
+const SLAB_COMPACT_DIVISOR = 8;
+const SMALL_SLAB_COMPACT_DIVISOR = 2;
 
 /** One cached 4 KiB page of a disk. */
 export interface CachePage {
@@ -435,11 +438,13 @@ export class Gendisk implements QueueOwner {
     return 0;
   }
 
-  /** Is this page keeping a slab at most half alive (see compact)? */
-  static sparse(slab: Slab): boolean { return slab.count > 1 && slab.live * SLAB_COMPACT_DIVISOR <= slab.count; }
+  /** Is this page keeping a mostly dead slab alive (see SLAB_COMPACT_DIVISOR, compact)? */
+  static sparse(slab: Slab): boolean {
+    return slab.count > 1 && slab.live * (slab.count === 2 ? SMALL_SLAB_COMPACT_DIVISOR : SLAB_COMPACT_DIVISOR) <= slab.count;
+  }
 
   /**
-   * Copy the surviving pages of a slab at most half alive into pages of their own and free the slab, so
+   * Copy the surviving pages of a mostly dead slab into pages of their own and free the slab, so
    * one hot page does not keep a whole readahead buffer alive. The shrinker calls it for a page
    * that earns a second chance. Returns the pages of memory freed.
    */
