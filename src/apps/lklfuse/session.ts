@@ -333,21 +333,22 @@ export class FuseSession {
     if (h.opcode === Op.INIT) { this.init(h, req); return; }
     if (h.opcode === Op.DESTROY) { this.sendHeader(h, 0); this.end(); return; }
     this.inflight++;
-    if ((h.opcode === Op.READ || h.opcode === Op.WRITE) && this.idle.length !== 0) {
-      // Answered before this returns when our kernel completes it without waiting.
-      const t = this.idle.pop()!;
-      let r: MaybePromise<OpResult>;
-      try { r = this.fsys.handleNow(t, h, req, v)!; } catch (e) { r = this.opError(h, e); }
-      if (isPromise(r)) r.then((x) => this.finish(h, req, t, x), (e: unknown) => this.finish(h, req, t, this.opError(h, e)));
+    const t = this.idle.pop();
+    if (t !== undefined) {
+      // READ and WRITE are answered before this returns when our kernel completes them at once.
+      let r: MaybePromise<OpResult> | null;
+      try { r = this.fsys.handleNow(t, h, req, v); } catch (e) { r = this.opError(h, e); }
+      if (r === null) void this.serve(h, req, v, t);
+      else if (isPromise(r)) r.then((x) => this.finish(h, req, t, x), (e: unknown) => this.finish(h, req, t, this.opError(h, e)));
       else this.finish(h, req, t, r);
       return;
     }
     void this.serve(h, req, v);
   }
 
-  /** One request through handle(), in a task of the pool (waiting for one if all are busy). */
-  private async serve(h: InHeader, req: Uint8Array, v: DataView): Promise<void> {
-    const t = this.idle.pop() ?? await this.task();
+  /** One request through handle(), in task `task` or one of the pool (waiting if all are busy). */
+  private async serve(h: InHeader, req: Uint8Array, v: DataView, task?: KernelTask): Promise<void> {
+    const t = task ?? await this.task();
     let r: OpResult;
     try {
       r = await this.fsys.handle(t, h, req, v);
