@@ -168,10 +168,10 @@ export class Ext4Sb extends SuperBlock {
   /** Cluster size in bytes (EXT4_CLUSTER_SIZE). */
   get clusterSize(): number { return this.blockSize << this.clusterBits; }
 
-  /** Block `nr` of the filesystem through the device cache (sb_bread). */
   /**
-   * Block `nr`, newest copy. `deviceReadahead` false for a file's data blocks, whose readahead is
-   * the file's own (file.ts), not the device's.
+   * Block `nr` of the filesystem, newest copy, through the device cache (sb_bread).
+   * `deviceReadahead` false for a file's data blocks, whose readahead is the file's own (file.ts),
+   * not the device's.
    */
   bread(nr: number, deviceReadahead = true): MaybePromise<Uint8Array> {
     // A read-write mount keeps changed metadata here until the journal writes it home (jbd.ts).
